@@ -1,0 +1,71 @@
+"""Fusing ranked lists from the dense and BM25 retrievers.
+
+Two named strategies:
+
+- `rrf` — reciprocal rank fusion (Cormack et al. 2009): score = Σ 1 / (k + rank).
+- `keep_confident` — RRF, but a retriever's confident hits are not voted down by the other:
+  a hit whose score stands well clear of that retriever's runner-up scores is lifted to the
+  top of the fused list. Plain RRF drops a clause that only one retriever found, however
+  sure that retriever was (an exact-term BM25 match the embedder misses, or a paraphrase
+  that shares no word with the clause).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One retriever's candidates, best first, with its raw scores."""
+
+    name: str
+    positions: Sequence[int]
+    scores: Sequence[float]
+
+
+def rrf(rankings: Sequence[Ranking], k: int = RRF_K, weights: dict[str, float] | None = None) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        weight = (weights or {}).get(ranking.name, 1.0)
+        for rank, position in enumerate(ranking.positions):
+            fused[position] = fused.get(position, 0.0) + weight / (k + rank + 1)
+    return fused
+
+
+def confident(ranking: Ranking, margin: float) -> list[int]:
+    """Leading hits whose score exceeds the median of the next ten by `margin` (relative)."""
+    scores = np.asarray(ranking.scores, dtype=np.float64)
+    if len(scores) < 3 or scores[0] <= 0:
+        return []
+    reference = float(np.median(scores[1:11]))
+    out = []
+    for position, score in zip(ranking.positions[:3], scores[:3]):
+        if reference <= 0 or (score - reference) / abs(score) >= margin:
+            out.append(int(position))
+    return out
+
+
+def keep_confident(rankings: Sequence[Ranking], margins: dict[str, float] | None = None,
+                   k: int = RRF_K) -> dict[int, float]:
+    fused = rrf(rankings, k)
+    bonus = 1.0
+    for ranking in rankings:
+        margin = (margins or {}).get(ranking.name, 0.5)
+        for order, position in enumerate(confident(ranking, margin)):
+            fused[position] = fused.get(position, 0.0) + bonus / (order + 1)
+    return fused
+
+
+STRATEGIES = {"rrf": rrf, "keep_confident": keep_confident}
+
+
+def fuse(strategy: str, rankings: Sequence[Ranking]) -> list[tuple[int, float]]:
+    """Fused (position, score) pairs, best first."""
+    scores = STRATEGIES[strategy](rankings)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -1,0 +1,98 @@
+"""`envqa` command line: thin wrappers over the library, one call per subcommand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from envqa import runtime
+from envqa.errors import EnvqaError
+from envqa.settings import Settings
+from index import BuildReport
+
+app = typer.Typer(help="Answer environmental-compliance questions from policy documents, citing the clause.",
+                  no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory [env: ENVQA_INDEX_DIR].")]
+
+
+def settings_with(index_dir: Path | None) -> Settings:
+    settings = Settings()
+    if index_dir is not None:
+        settings.index.dir = index_dir
+    return settings
+
+
+def fail(error: EnvqaError) -> None:
+    console.print(f"[red]error:[/red] {error.message}")
+    if error.hint:
+        console.print(f"[dim]hint: {error.hint}[/dim]")
+    raise typer.Exit(2)
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (default: corpus/).")] = None,
+    index_dir: IndexDir = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the index is current.")] = False,
+) -> None:
+    """Load documents, chunk them by clause and (re)build the hybrid index."""
+    settings = settings_with(index_dir)
+    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("embedding", total=None)
+        try:
+            report = runtime.run_ingest(settings, paths or [], force=force,
+                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except EnvqaError as error:
+            fail(error)
+            return
+    print_report(report)
+
+
+def print_report(report: BuildReport) -> None:
+    table = Table(title="envqa ingest", show_header=False)
+    table.add_row("index", str(report.index_dir))
+    table.add_row("files", str(report.files))
+    table.add_row("documents", str(report.documents))
+    table.add_row("chunks", str(report.chunks))
+    if report.up_to_date:
+        table.add_row("status", "index is current; nothing to do (use --force to rebuild)")
+    else:
+        table.add_row("embedded", f"{report.embedded} new, {report.reused} from cache")
+    table.add_row("skipped", str(len(report.skipped)))
+    table.add_row("time", f"{report.seconds:.1f} s")
+    console.print(table)
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {skipped.path}: {skipped.reason}", soft_wrap=True)
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="Question, keywords, 文号 or standard code.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Number of results.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Hybrid search: identifier hits first, then dense + BM25 fused."""
+    settings = settings_with(index_dir)
+    try:
+        hits = runtime.open_retriever(settings).search(query, k=k)
+    except EnvqaError as error:
+        fail(error)
+        return
+    if as_json:
+        typer.echo(json.dumps({"results": [h.model_dump() for h in hits]}, ensure_ascii=False, indent=2))
+        return
+    out = Console()
+    for rank, hit in enumerate(hits, start=1):
+        out.print(f"[bold]{rank}.[/bold] [cyan]{hit.doc_title}[/cyan] [dim]{hit.section}[/dim] "
+                  f"[dim]score {hit.score:.4f} via {'+'.join(hit.matched)}[/dim]")
+        out.print(f"   {hit.text[:300]}")

@@ -1,0 +1,43 @@
+"""One error family: each kind carries an HTTP status and a hint for the person who hit it."""
+
+from __future__ import annotations
+
+
+class EnvqaError(Exception):
+    """Base class; `status` is the HTTP status the API answers with."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigurationError(EnvqaError):
+    status = 500
+    code = "configuration_error"
+
+
+class IndexNotFound(EnvqaError):
+    status = 503
+    code = "index_not_found"
+
+
+class IndexMismatch(EnvqaError):
+    status = 503
+    code = "index_mismatch"
+
+
+class NotFound(EnvqaError):
+    status = 404
+    code = "not_found"
+
+
+class BadRequest(EnvqaError):
+    status = 400
+    code = "bad_request"

@@ -1,0 +1,41 @@
+"""The top-level flows: the only code that turns `Settings` into plain arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from assistant.retrieve import Retriever
+from envqa.settings import Settings
+from index import BuildReport, Embedder, ingest, load, make_embedder
+from ingest import ChunkParams
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    return make_embedder(settings.index.embedder, settings.index.model)
+
+
+def chunk_params(settings: Settings) -> ChunkParams:
+    return ChunkParams(min_chars=settings.ingest.min_chars, max_chars=settings.ingest.max_chars)
+
+
+def run_ingest(settings: Settings, paths: Sequence[Path] = (), force: bool = False,
+               embedder: Embedder | None = None,
+               progress: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
+    return ingest(
+        list(paths) or [settings.ingest.corpus_dir],
+        settings.index.dir,
+        embedder or embedder_for(settings),
+        settings.index.cache_dir,
+        chunk_params(settings),
+        batch_size=settings.index.batch_size,
+        force=force,
+        progress=progress,
+    )
+
+
+def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
+    """Load the configured index, refusing one built with a different embedder."""
+    embedder = embedder or embedder_for(settings)
+    index = load(settings.index.dir, embedder.id)
+    return Retriever(index, embedder, settings.retrieval.fusion, settings.retrieval.candidates)

@@ -1,0 +1,124 @@
+"""Build an index from documents, re-embedding only text the cache has not seen."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jieba
+
+from index import store
+from index.dense import DenseIndex
+from index.embed import Embedder, EmbeddingCache, embed_with_cache
+from index.sparse import SparseIndex, Tokenizer
+from ingest import Chunk, ChunkParams, Document, Skipped, chunk_document, load_documents
+
+jieba.setLogLevel(logging.WARNING)
+
+
+@dataclass
+class BuildReport:
+    """What an ingest did, for the summary table and the tests."""
+
+    files: int = 0
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    up_to_date: bool = False
+    index_dir: Path | None = None
+
+
+def section_tail(chunk: Chunk, depth: int = 2) -> str:
+    return " ".join(chunk.section.split(" > ")[-depth:])
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What the dense model reads: the nearest headings give a clause its context."""
+    tail = section_tail(chunk)
+    return f"{tail}\n{chunk.text}" if tail else chunk.text
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 reads: the document title too, so 'the plan' finds the plan's clauses."""
+    return f"{chunk.doc_title}\n{section_tail(chunk)}\n{chunk.text}"
+
+
+def user_words(chunks: Sequence[Chunk]) -> set[str]:
+    words: set[str] = set()
+    for chunk in chunks:
+        words.update(chunk.titles)
+        words.update(chunk.identifiers)
+        if chunk.kind == "definition":
+            words.add(chunk.text.split("：", 1)[0].split(":", 1)[0].strip("*< >b/"))
+    return words
+
+
+def is_current(index_dir: Path, documents: Sequence[Document], embedder_id: str, params: ChunkParams) -> bool:
+    """True when the index was built from exactly these documents, embedder and chunking."""
+    try:
+        manifest = store.read_manifest(index_dir)
+    except Exception:
+        return False
+    hashes = {doc_id: entry["sha256"] for doc_id, entry in manifest["documents"].items()}
+    return (manifest["embedder"]["id"] == embedder_id
+            and manifest["chunking"] == chunking(params)
+            and hashes == {d.doc_id: d.sha256 for d in documents})
+
+
+def chunking(params: ChunkParams) -> dict[str, int]:
+    return {"min_chars": params.min_chars, "max_chars": params.max_chars}
+
+
+def build_index(documents: Sequence[Document], embedder: Embedder, cache: EmbeddingCache,
+                params: ChunkParams, batch_size: int = 16,
+                progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[store.Index, int]:
+    """An in-memory index of `documents`; returns it and the number of passages embedded."""
+    chunks = [chunk for document in documents for chunk in chunk_document(document, params)]
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        progress(done, len(chunks))
+
+    vectors, embedded = embed_with_cache(embedder, [passage_text(c) for c in chunks], cache,
+                                         batch_size, advance)
+    index = store.Index(
+        manifest=store.make_manifest(list(documents), chunks, embedder.id, embedder.dim, chunking(params)),
+        documents={d.doc_id: d for d in documents},
+        chunks=chunks,
+        dense=DenseIndex.build(vectors.reshape(len(chunks), embedder.dim)),
+        sparse=SparseIndex.build([lexical_text(c) for c in chunks], Tokenizer(user_words(chunks))),
+        identifiers=store.identifier_map(chunks),
+    )
+    return index, embedded
+
+
+def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir: Path,
+           params: ChunkParams, batch_size: int = 16, force: bool = False,
+           progress: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
+    """Load `paths`, and (re)build the index at `index_dir` unless it is already current."""
+    started = time.perf_counter()
+    documents, skipped = load_documents(paths)
+    report = BuildReport(files=len(documents) + len(skipped), documents=len(documents),
+                         skipped=skipped, index_dir=index_dir)
+    if not force and is_current(index_dir, documents, embedder.id, params):
+        report.up_to_date = True
+        report.chunks = store.read_manifest(index_dir)["chunk_count"]
+    else:
+        cache = EmbeddingCache(cache_dir / "embeddings.sqlite")
+        try:
+            index, report.embedded = build_index(documents, embedder, cache, params, batch_size, progress)
+        finally:
+            cache.close()
+        store.save(index, index_dir)
+        report.chunks = len(index.chunks)
+        report.reused = report.chunks - report.embedded
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,164 @@
+"""An index is one directory: a manifest plus one file per component.
+
+    manifest.json      format version, embedder id and dimension, chunking parameters,
+                       per-document content hash
+    documents.jsonl    extracted document texts (what chunk spans index into)
+    chunks.jsonl       chunks, in the order of the vectors
+    dense.faiss        FAISS inner-product index
+    bm25/              bm25s index;  userdict.json: the tokenizer's user dictionary
+    identifiers.json   normalised identifier → chunk positions
+
+The directory named by the user is a symlink to a versioned sibling; a rebuild writes a new
+sibling and swaps the link with one rename, so readers see the old index or the new one, never a
+half-written one, and a crash mid-build leaves the previous index serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envqa.errors import IndexMismatch, IndexNotFound
+from index.dense import DenseIndex
+from index.sparse import SparseIndex
+from ingest.identifiers import identifier_key
+from ingest.types import Chunk, Document
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Index:
+    """Everything search needs, loaded in memory."""
+
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    dense: DenseIndex
+    sparse: SparseIndex
+    identifiers: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def embedder_id(self) -> str:
+        return str(self.manifest["embedder"]["id"])
+
+
+def identifier_map(chunks: list[Chunk]) -> dict[str, list[int]]:
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for position, chunk in enumerate(chunks):
+        for identifier in chunk.identifiers:
+            by_key[identifier_key(identifier)].append(position)
+    return dict(by_key)
+
+
+def make_manifest(documents: list[Document], chunks: list[Chunk], embedder_id: str, dim: int,
+                  chunking: dict[str, int]) -> dict[str, Any]:
+    counts: dict[str, int] = defaultdict(int)
+    for chunk in chunks:
+        counts[chunk.doc_id] += 1
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "embedder": {"id": embedder_id, "dim": dim},
+        "chunking": chunking,
+        "chunk_count": len(chunks),
+        "documents": {d.doc_id: {"source": d.source, "sha256": d.sha256, "chunks": counts[d.doc_id]}
+                      for d in documents},
+    }
+
+
+def save(index: Index, target: Path) -> None:
+    """Write `index` beside `target` and swap it into place atomically."""
+    target = target.absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    version = target.parent / f".{target.name}.{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    building = version.with_name(version.name + ".partial")
+    building.mkdir()
+    write_components(index, building)
+    building.rename(version)
+    swap_into_place(version, target)
+
+
+def write_components(index: Index, directory: Path) -> None:
+    with open(directory / "documents.jsonl", "w", encoding="utf-8") as out:
+        for document in index.documents.values():
+            out.write(document.model_dump_json() + "\n")
+    with open(directory / "chunks.jsonl", "w", encoding="utf-8") as out:
+        for chunk in index.chunks:
+            out.write(chunk.model_dump_json() + "\n")
+    index.dense.save(directory / "dense.faiss")
+    index.sparse.save(directory)
+    (directory / "identifiers.json").write_text(json.dumps(index.identifiers, ensure_ascii=False))
+    # The manifest goes last: a directory without one is an unfinished build.
+    (directory / "manifest.json").write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2))
+
+
+def swap_into_place(version: Path, target: Path) -> None:
+    previous = target.resolve() if target.is_symlink() else None
+    if target.exists() and not target.is_symlink():
+        # An index directory from before versioning: move it aside so the link can take its name.
+        target.rename(target.with_name(f".{target.name}.legacy-{uuid.uuid4().hex[:6]}"))
+        previous = None
+    link = target.with_name(f".{target.name}.link-{uuid.uuid4().hex[:6]}")
+    link.symlink_to(version.name)
+    os.replace(link, target)
+    if previous is not None and previous != version:
+        shutil.rmtree(previous, ignore_errors=True)
+    remove_leftovers(target)
+
+
+def remove_leftovers(target: Path) -> None:
+    """Delete unfinished builds and superseded versions beside `target`."""
+    current = target.resolve().name
+    for sibling in target.parent.glob(f".{target.name}.*"):
+        if sibling.name != current and (sibling.name.endswith(".partial") or sibling.is_dir()):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    manifest = directory / "manifest.json"
+    if not manifest.is_file():
+        raise IndexNotFound(f"no index at {directory}", hint="build one with `envqa ingest`")
+    data: dict[str, Any] = json.loads(manifest.read_text())
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(f"index at {directory} has format {data.get('format_version')}, "
+                            f"this version reads format {FORMAT_VERSION}", hint="rebuild it with `envqa ingest`")
+    return data
+
+
+def check_embedder(manifest: dict[str, Any], embedder_id: str, directory: Path) -> None:
+    built_with = manifest["embedder"]["id"]
+    if built_with != embedder_id:
+        raise IndexMismatch(
+            f"index at {directory} was built with embedder '{built_with}', "
+            f"but the configured embedder is '{embedder_id}'",
+            hint="rebuild it with `envqa ingest`, or configure the embedder it was built with")
+
+
+def load(directory: Path, embedder_id: str | None = None) -> Index:
+    """Load an index; with `embedder_id`, refuse one built by another embedder."""
+    manifest = read_manifest(directory)
+    if embedder_id is not None:
+        check_embedder(manifest, embedder_id, directory)
+    documents = {}
+    with open(directory / "documents.jsonl", encoding="utf-8") as lines:
+        for line in lines:
+            document = Document.model_validate_json(line)
+            documents[document.doc_id] = document
+    with open(directory / "chunks.jsonl", encoding="utf-8") as lines:
+        chunks = [Chunk.model_validate_json(line) for line in lines]
+    return Index(
+        manifest=manifest,
+        documents=documents,
+        chunks=chunks,
+        dense=DenseIndex.load(directory / "dense.faiss"),
+        sparse=SparseIndex.load(directory),
+        identifiers=json.loads((directory / "identifiers.json").read_text()),
+    )

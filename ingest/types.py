@@ -1,0 +1,51 @@
+"""Objects that leave the ingest stage and land on disk or cross HTTP."""
+
+from __future__ import annotations
+
+import bisect
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Span = tuple[int, int]
+
+
+class Document(BaseModel):
+    """One source file after extraction: the text every span indexes into."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: str = Field(description="Stable id: the file name without its extension.")
+    source: str = Field(description="File name the document was read from.")
+    title: str = Field(description="Title found in the text (first heading or title line).")
+    title_en: str | None = Field(None, description="English title, where the document gives one.")
+    text: str = Field(description="Extracted text; chunk spans are offsets into it.")
+    page_starts: list[int] | None = Field(
+        None, description="For PDFs, the offset in `text` where each page begins (page 1 first)."
+    )
+    sha256: str = Field(description="Hash of the extracted text, to detect changed documents.")
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page holding `offset`, or None for documents without pages."""
+        if not self.page_starts:
+            return None
+        return max(1, bisect.bisect_right(self.page_starts, offset))
+
+
+class Chunk(BaseModel):
+    """A clause-sized piece of a document that remembers exactly where it came from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_id: str = Field(description="Derived from document id and spans, so stable across rebuilds.")
+    doc_id: str = Field(description="Document the chunk belongs to.")
+    doc_title: str = Field(description="Title of that document.")
+    section: str = Field(description="Section path, outermost first, joined with ' > '.")
+    kind: str = Field(description="'prose', 'table_row' or 'definition'.")
+    text: str = Field(description="The chunk's words: source text with broken lines rejoined; "
+                      "table rows rendered as '列名：值｜…'.")
+    spans: list[Span] = Field(description="(start, end) offsets into the document text the words came from.")
+    page: int | None = Field(None, description="PDF page of the first span.")
+    identifiers: list[str] = Field(default_factory=list,
+                                   description="Normalised document numbers (文号) and standard codes.")
+    titles: list[str] = Field(default_factory=list, description="《Titles》 the chunk mentions.")
+    industries: list[str] = Field(default_factory=list, description="Industries the chunk concerns.")
