@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test index install eval bench clean
+.PHONY: run test index install eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,6 @@ test: install
 
 clean:
 	rm -rf .envqa
+
+eval: index
+	$(BIN)/envqa eval ../shared/eval/public_examples.jsonl --baseline --out eval-out

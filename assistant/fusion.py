@@ -27,14 +27,14 @@ class Ranking:
     name: str
     positions: Sequence[int]
     scores: Sequence[float]
+    weight: float = 1.0
 
 
-def rrf(rankings: Sequence[Ranking], k: int = RRF_K, weights: dict[str, float] | None = None) -> dict[int, float]:
+def rrf(rankings: Sequence[Ranking], k: int = RRF_K) -> dict[int, float]:
     fused: dict[int, float] = {}
     for ranking in rankings:
-        weight = (weights or {}).get(ranking.name, 1.0)
         for rank, position in enumerate(ranking.positions):
-            fused[position] = fused.get(position, 0.0) + weight / (k + rank + 1)
+            fused[position] = fused.get(position, 0.0) + ranking.weight / (k + rank + 1)
     return fused
 
 

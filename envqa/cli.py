@@ -96,3 +96,32 @@ def search_command(
         out.print(f"[bold]{rank}.[/bold] [cyan]{hit.doc_title}[/cyan] [dim]{hit.section}[/dim] "
                   f"[dim]score {hit.score:.4f} via {'+'.join(hit.matched)}[/dim]")
         out.print(f"   {hit.text[:300]}")
+
+
+@app.command("eval")
+def eval_command(
+    questions: Annotated[Path, typer.Argument(help="Question set (JSONL).", exists=True, dir_okay=False)],
+    index_dir: IndexDir = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for metrics.json, questions.jsonl, report.md.")]
+    = Path("eval-out"),
+    baseline: Annotated[bool, typer.Option("--baseline", help="Also run the LangChain baselines.")] = False,
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Results kept per question.")] = 10,
+) -> None:
+    """Measure retrieval on a question set, side by side with LangChain baselines."""
+    settings = settings_with(index_dir)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("loading", total=None)
+        try:
+            result = runtime.run_eval(
+                settings, questions, out, baseline=baseline, k=k,
+                progress=lambda name, total: bar.reset(task, description=name, total=total),
+                step=lambda: bar.advance(task))
+        except EnvqaError as error:
+            fail(error)
+            return
+    from eval.report import table
+
+    console.print(table([(name, s["overall"]) for name, s in result["systems"].items()], "system"),
+                  soft_wrap=True)
+    console.print(f"wrote {out}/metrics.json, {out}/questions.jsonl, {out}/report.md")

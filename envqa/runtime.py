@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from typing import Any
+
 from assistant.retrieve import Retriever
 from envqa.settings import Settings
-from index import BuildReport, Embedder, ingest, load, make_embedder
+from index import BuildReport, Embedder, EmbeddingCache, ingest, load, make_embedder
 from ingest import ChunkParams
 
 
@@ -39,3 +41,25 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retr
     embedder = embedder or embedder_for(settings)
     index = load(settings.index.dir, embedder.id)
     return Retriever(index, embedder, settings.retrieval.fusion, settings.retrieval.candidates)
+
+
+def run_eval(settings: Settings, questions_path: Path, out_dir: Path, baseline: bool = False, k: int = 10,
+             progress: Callable[[str, int], None] = lambda system, total: None,
+             step: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Evaluate envqa's retrieval (and the LangChain baselines) on a question set; write the report."""
+    from eval.run import EnvqaSystem, Run, System, load_questions, run_system, write_outputs
+
+    questions = load_questions(questions_path)
+    retriever = open_retriever(settings)
+    systems: list[System] = [EnvqaSystem(retriever, retriever.index.manifest.get("build_seconds", 0.0))]
+    if baseline:
+        from eval.baseline import BM25Baseline, DenseBaseline
+
+        documents = list(retriever.index.documents.values())
+        cache = EmbeddingCache(settings.index.cache_dir / "embeddings.sqlite")
+        systems += [DenseBaseline(documents, retriever.embedder, cache), BM25Baseline(documents)]
+    run = Run()
+    for system in systems:
+        progress(system.name, len(questions))
+        run_system(system, questions, k, run, step)
+    return write_outputs(run, out_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import jieba
 from index import store
 from index.dense import DenseIndex
 from index.embed import Embedder, EmbeddingCache, embed_with_cache
+from index.lexicon import build_lexicon, cedict_entries
 from index.sparse import SparseIndex, Tokenizer
 from ingest import Chunk, ChunkParams, Document, Skipped, chunk_document, load_documents
 
@@ -87,6 +89,11 @@ def build_index(documents: Sequence[Document], embedder: Embedder, cache: Embedd
         done += count
         progress(done, len(chunks))
 
+    tokenizer = Tokenizer(user_words(chunks))
+    vocabulary: Counter[str] = Counter()
+    lexical = [lexical_text(c) for c in chunks]
+    for text in lexical:
+        vocabulary.update(tokenizer(text))
     vectors, embedded = embed_with_cache(embedder, [passage_text(c) for c in chunks], cache,
                                          batch_size, advance)
     index = store.Index(
@@ -94,8 +101,9 @@ def build_index(documents: Sequence[Document], embedder: Embedder, cache: Embedd
         documents={d.doc_id: d for d in documents},
         chunks=chunks,
         dense=DenseIndex.build(vectors.reshape(len(chunks), embedder.dim)),
-        sparse=SparseIndex.build([lexical_text(c) for c in chunks], Tokenizer(user_words(chunks))),
+        sparse=SparseIndex.build(lexical, tokenizer),
         identifiers=store.identifier_map(chunks),
+        lexicon=build_lexicon(vocabulary, cedict_entries()),
     )
     return index, embedded
 
@@ -117,6 +125,7 @@ def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir
             index, report.embedded = build_index(documents, embedder, cache, params, batch_size, progress)
         finally:
             cache.close()
+        index.manifest["build_seconds"] = round(time.perf_counter() - started, 2)
         store.save(index, index_dir)
         report.chunks = len(index.chunks)
         report.reused = report.chunks - report.embedded

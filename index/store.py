@@ -7,6 +7,7 @@
     dense.faiss        FAISS inner-product index
     bm25/              bm25s index;  userdict.json: the tokenizer's user dictionary
     identifiers.json   normalised identifier → chunk positions
+    lexicon.json       English → Chinese lexicon cut to the corpus's vocabulary
 
 The directory named by the user is a symlink to a versioned sibling; a rebuild writes a new
 sibling and swaps the link with one rename, so readers see the old index or the new one, never a
@@ -44,6 +45,7 @@ class Index:
     dense: DenseIndex
     sparse: SparseIndex
     identifiers: dict[str, list[int]] = field(default_factory=dict)
+    lexicon: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def embedder_id(self) -> str:
@@ -96,6 +98,7 @@ def write_components(index: Index, directory: Path) -> None:
     index.dense.save(directory / "dense.faiss")
     index.sparse.save(directory)
     (directory / "identifiers.json").write_text(json.dumps(index.identifiers, ensure_ascii=False))
+    (directory / "lexicon.json").write_text(json.dumps(index.lexicon, ensure_ascii=False))
     # The manifest goes last: a directory without one is an unfinished build.
     (directory / "manifest.json").write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2))
 
@@ -161,4 +164,5 @@ def load(directory: Path, embedder_id: str | None = None) -> Index:
         dense=DenseIndex.load(directory / "dense.faiss"),
         sparse=SparseIndex.load(directory),
         identifiers=json.loads((directory / "identifiers.json").read_text()),
+        lexicon=json.loads((directory / "lexicon.json").read_text()),
     )

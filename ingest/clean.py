@@ -129,6 +129,8 @@ def heading_level(text: str) -> tuple[int, str] | None:
     if len(text) > MAX_HEADING_CHARS or "\t" in text or re.search(r"[。；;，,：:]$|。", text):
         return None
     level = numbered_level(text)
+    if level and level >= 6 and len(re.findall(r"[、，,]", text)) >= 2:
+        return None  # "(2)福建、江西、陕西…": an enumerated item of running text, not a heading
     return (level, text) if level else None
 
 

@@ -1,0 +1,93 @@
+"""Query analysis: what a question names and what kind of fact it wants.
+
+Retrieval uses it to add rankings (a Chinese rewrite of an English question), to lift chunks
+(glossary entries for definition questions, the document a question points at), and the
+composer uses it to decide whether retrieved text answers the question at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from index.lexicon import translate
+from ingest.identifiers import find_identifiers, find_industries, find_titles
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]")
+
+KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("definition", re.compile(r"是什么意思|什么意思|是指什么|的含义|含义是|怎么定义|如何定义|定义|是什么概念|指的是|"
+                              r"\bwhat (?:is|are|does) (?:meant by|the (?:term|definition))|\bdefin|\bmean(?:s|ing)?\b",
+                              re.I)),
+    ("which_document", re.compile(r"哪个文件|哪份文件|什么文件|文件叫什么|政策依据|依据(?:哪|什么)|文号|哪个政策|哪项政策|"
+                                  r"\bwhich (?:document|policy|regulation|notice)|\bdocument number", re.I)),
+    ("standard", re.compile(r"标准|规范|指南|standard|guideline", re.I)),
+    ("numeric", re.compile(r"多少|几个|几项|几条|比例|占比|百分|目标值|下降|提高到|达到|\d+%|how (?:many|much)|"
+                           r"percentage|share of|\brate\b|target", re.I)),
+)
+
+# Words by which a question points at a kind of document; matched against document titles.
+DOC_HINTS = ("方案", "工具包", "简报", "意见", "条例", "办法", "通知", "指南", "规划", "计划")
+DEFINITION_TERM = re.compile(r"[“\"‘']([^”\"’']{1,20})[”\"’']|^(.{1,20}?)(?:是什么意思|什么意思|是指什么|的含义|的定义|是什么)")
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    text: str
+    language: str
+    identifiers: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    industries: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    doc_hints: list[str] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+    translation: str = ""
+
+    @property
+    def search_text(self) -> str:
+        """The text lexical search should use: for English questions, the Chinese rewrite and identifiers.
+
+        The English words themselves would only match the corpus's English front matter.
+        """
+        if self.language != "en":
+            return self.text
+        return " ".join([self.translation, *self.identifiers])
+
+
+def language(text: str) -> str:
+    cjk, latin = len(CJK.findall(text)), len(LATIN.findall(text))
+    return "en" if latin > 2 * cjk and latin >= 3 else "zh"
+
+
+def kinds(text: str) -> list[str]:
+    return [name for name, pattern in KIND_PATTERNS if pattern.search(text)]
+
+
+def definition_terms(text: str) -> list[str]:
+    """The term a definition question asks about: quoted, or before 是什么意思."""
+    terms = []
+    for match in DEFINITION_TERM.finditer(text):
+        term = (match.group(1) or match.group(2) or "").strip()
+        term = re.sub(r"^(?:术语库里|术语库中|电力行业常说的|常说的|所谓|请问|什么是)", "", term)
+        if term:
+            terms.append(term)
+    return terms
+
+
+def analyse(text: str, lexicon: dict[str, list[str]] | None = None) -> QueryAnalysis:
+    lang = language(text)
+    translated = translate(text, lexicon or {}) if lang == "en" else []
+    translation = " ".join(translated)
+    combined = f"{text} {translation}"
+    return QueryAnalysis(
+        text=text,
+        language=lang,
+        identifiers=find_identifiers(text),
+        titles=find_titles(text),
+        industries=[i for i in find_industries(combined) if i != "全行业"],
+        kinds=kinds(text),
+        doc_hints=[hint for hint in DOC_HINTS if hint in combined],
+        terms=definition_terms(text),
+        translation=translation,
+    )

@@ -1,0 +1,99 @@
+"""Retrieval metrics on evidence strings, and the one normalisation both sides go through."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+KS = (1, 3, 5, 10)
+TAG = re.compile(r"<[^>]+>")
+DASHES = str.maketrans({"—": "-", "－": "-"})
+WHITESPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """NFKC, HTML tags such as <sub> removed, —/－ mapped to -, all whitespace removed."""
+    text = unicodedata.normalize("NFKC", text)
+    text = TAG.sub("", text)
+    text = text.translate(DASHES)
+    return WHITESPACE.sub("", text)
+
+
+def recall_at(evidence: Sequence[str], texts: Sequence[str], k: int) -> float:
+    """Share of evidence strings contained in the concatenation of the top-k texts."""
+    if not evidence:
+        return 0.0
+    haystack = normalise("".join(texts[:k]))
+    return sum(normalise(e) in haystack for e in evidence) / len(evidence)
+
+
+def all_hit(evidence: Sequence[str], texts: Sequence[str], k: int = 5) -> float:
+    return 1.0 if evidence and recall_at(evidence, texts, k) == 1.0 else 0.0
+
+
+def reciprocal_rank(evidence: Sequence[str], texts: Sequence[str]) -> float:
+    """1/rank of the first text containing any evidence string; 0 when none does."""
+    wanted = [normalise(e) for e in evidence]
+    for rank, text in enumerate(texts, start=1):
+        haystack = normalise(text)
+        if any(w in haystack for w in wanted):
+            return 1.0 / rank
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question run through one system."""
+
+    qid: str
+    qtype: str
+    lang: str
+    evidence: tuple[str, ...]
+    texts: tuple[str, ...]
+    latency_ms: float
+
+
+def retrieval_scores(outcome: Outcome) -> dict[str, float]:
+    scores = {f"recall@{k}": recall_at(outcome.evidence, outcome.texts, k) for k in KS}
+    scores["allhit@5"] = all_hit(outcome.evidence, outcome.texts, 5)
+    scores["mrr"] = reciprocal_rank(outcome.evidence, outcome.texts)
+    return scores
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def summarise(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    """Mean retrieval scores over answerable questions, latency over all of them."""
+    answerable = [o for o in outcomes if o.evidence]
+    summary: dict[str, float] = {}
+    keys = [f"recall@{k}" for k in KS] + ["allhit@5", "mrr"]
+    per_question = [retrieval_scores(o) for o in answerable]
+    for key in keys:
+        summary[key] = round(float(np.mean([s[key] for s in per_question])), 4) if per_question else 0.0
+    latencies = [o.latency_ms for o in outcomes]
+    summary["latency_ms_p50"] = round(percentile(latencies, 50), 2)
+    summary["latency_ms_p95"] = round(percentile(latencies, 95), 2)
+    summary["n"] = len(answerable)
+    return summary
+
+
+def group(outcomes: Iterable[Outcome], key: str) -> dict[str, list[Outcome]]:
+    groups: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(getattr(outcome, key), []).append(outcome)
+    return dict(sorted(groups.items()))
+
+
+def system_metrics(outcomes: Sequence[Outcome]) -> dict[str, object]:
+    """`{"overall": {...}, "by_type": {TYPE: {...}}, "by_lang": {LANG: {...}}}`."""
+    return {
+        "overall": summarise(outcomes),
+        "by_type": {name: summarise(items) for name, items in group(outcomes, "qtype").items()},
+        "by_lang": {name: summarise(items) for name, items in group(outcomes, "lang").items()},
+    }

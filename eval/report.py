@@ -1,0 +1,75 @@
+"""report.md with metric tables and a recall@k chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from eval.metrics import KS  # noqa: E402
+
+if TYPE_CHECKING:
+    from eval.run import Run
+
+COLUMNS = ["recall@1", "recall@3", "recall@5", "recall@10", "allhit@5", "mrr", "latency_ms_p50",
+           "latency_ms_p95", "n"]
+
+
+def table(rows: list[tuple[str, dict[str, Any]]], first: str) -> str:
+    lines = [f"| {first} | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
+    for name, values in rows:
+        cells = [f"{values.get(c, 0):.3f}" if c != "n" else str(values.get(c, 0)) for c in COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render(metrics: dict[str, Any]) -> str:
+    systems = metrics["systems"]
+    parts = ["# envqa retrieval evaluation", "", "## Overall", "",
+             table([(name, s["overall"]) for name, s in systems.items()], "system"), ""]
+    if "baseline_dense" in systems and "envqa" in systems:
+        ours, theirs = systems["envqa"]["overall"], systems["baseline_dense"]["overall"]
+        parts += [f"envqa / baseline_dense: recall@5 ×{ratio(ours['recall@5'], theirs['recall@5'])}, "
+                  f"MRR ×{ratio(ours['mrr'], theirs['mrr'])}, "
+                  f"latency p50 ×{ratio(ours['latency_ms_p50'], theirs['latency_ms_p50'])}.", ""]
+    build = ", ".join(f"{name} {s['build_s']:.1f} s" for name, s in systems.items())
+    parts += [f"Build time (with the embedding cache warm where it exists): {build}.", ""]
+    for key, title in (("by_lang", "By language"), ("by_type", "By question type")):
+        parts += [f"## {title}", ""]
+        groups = sorted({g for s in systems.values() for g in s[key]})
+        rows = [(f"{g} · {name}", s[key][g]) for g in groups for name, s in systems.items() if g in s[key]]
+        parts += [table(rows, "group · system"), ""]
+    parts += ["![recall@k per system and type](recall.png)", ""]
+    return "\n".join(parts)
+
+
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}" if theirs else "∞"
+
+
+def chart(metrics: dict[str, Any], path: Path) -> None:
+    systems = metrics["systems"]
+    types = sorted({t for s in systems.values() for t in s["by_type"] if s["by_type"][t]["n"]})
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for name, s in systems.items():
+        left.plot(KS, [s["overall"][f"recall@{k}"] for k in KS], marker="o", label=name)
+    left.set(title="Evidence recall@k", xlabel="k", ylabel="recall", ylim=(0, 1.02), xticks=list(KS))
+    left.legend()
+    width = 0.8 / max(1, len(systems))
+    for offset, (name, s) in enumerate(systems.items()):
+        values = [s["by_type"].get(t, {}).get("recall@5", 0) for t in types]
+        right.bar([i + offset * width for i in range(len(types))], values, width, label=name)
+    right.set_xticks([i + width * (len(systems) - 1) / 2 for i in range(len(types))], types, rotation=30)
+    right.set(title="recall@5 by question type", ylim=(0, 1.02))
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_report(metrics: dict[str, Any], run: Run, out_dir: Path) -> None:
+    chart(metrics, out_dir / "recall.png")
+    (out_dir / "report.md").write_text(render(metrics), encoding="utf-8")

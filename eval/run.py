@@ -1,0 +1,114 @@
+"""Run a question set through envqa's own retrieval (and, optionally, the baselines)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assistant.retrieve import Retriever
+from envqa.errors import BadRequest
+from eval.metrics import Outcome, system_metrics
+
+
+class Question(BaseModel):
+    """One line of a question set (see the shared eval README)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    question: str
+    lang: str
+    type: str
+    industry: str | None = None
+    doc: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    answer_points: list[str] = Field(default_factory=list)
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(Question.model_validate_json(line))
+        except ValidationError as exc:
+            raise BadRequest(f"{path}:{number}: not a question line ({exc.errors()[0]['msg']})",
+                             hint="see the question format in the README") from exc
+    return questions
+
+
+class Hit(Protocol):
+    chunk_id: str
+    doc_id: str
+    text: str
+
+
+class System(Protocol):
+    name: str
+    build_s: float
+
+    def search(self, question: str, k: int) -> Sequence[Hit]: ...
+
+
+@dataclass
+class EnvqaSystem:
+    """envqa's retrieval, the same call the API makes."""
+
+    retriever: Retriever
+    build_s: float = 0.0
+    name: str = "envqa"
+
+    def search(self, question: str, k: int) -> Sequence[Hit]:
+        return self.retriever.search(question, k=k)
+
+
+@dataclass
+class Run:
+    """Per-system outcomes and the rows written to questions.jsonl."""
+
+    outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    build_s: dict[str, float] = field(default_factory=dict)
+
+
+def run_system(system: System, questions: Sequence[Question], k: int, run: Run,
+               progress: Callable[[], None] = lambda: None) -> None:
+    outcomes = []
+    for question in questions:
+        started = time.perf_counter()
+        hits = list(system.search(question.question, k))
+        latency = (time.perf_counter() - started) * 1000
+        outcomes.append(Outcome(question.id, question.type, question.lang, tuple(question.evidence),
+                                tuple(h.text for h in hits), latency))
+        run.rows.append({"id": question.id, "system": system.name, "type": question.type,
+                         "lang": question.lang, "question": question.question, "evidence": question.evidence,
+                         "latency_ms": round(latency, 2),
+                         "results": [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "text": h.text} for h in hits]})
+        progress()
+    run.outcomes[system.name] = outcomes
+    run.build_s[system.name] = round(system.build_s, 2)
+
+
+def metrics(run: Run) -> dict[str, Any]:
+    return {"systems": {name: {**system_metrics(outcomes), "build_s": run.build_s[name]}
+                        for name, outcomes in run.outcomes.items()}}
+
+
+def write_outputs(run: Run, out_dir: Path) -> dict[str, Any]:
+    from eval.report import write_report
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = metrics(run)
+    (out_dir / "metrics.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    with open(out_dir / "questions.jsonl", "w", encoding="utf-8") as out:
+        for row in run.rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_report(result, run, out_dir)
+    return result
