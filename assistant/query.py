@@ -29,7 +29,8 @@ KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 # Words by which a question points at a kind of document; matched against document titles.
 DOC_HINTS = ("方案", "工具包", "简报", "意见", "条例", "办法", "通知", "指南", "规划", "计划")
-DEFINITION_TERM = re.compile(r"[“\"‘']([^”\"’']{1,20})[”\"’']|^(.{1,20}?)(?:是什么意思|什么意思|是指什么|的含义|的定义|是什么)")
+QUOTED_TERM = re.compile(r"[“\"‘'「]([^”\"’'」]{1,20})[”\"’'」]")
+LEADING_TERM = re.compile(r"^(.{1,20}?)(?:是什么意思|什么意思|是指什么|的含义|的定义|是什么)")
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,14 @@ def kinds(text: str) -> list[str]:
 
 def definition_terms(text: str) -> list[str]:
     """The term a definition question asks about: quoted, or before 是什么意思."""
-    terms = []
-    for match in DEFINITION_TERM.finditer(text):
-        term = (match.group(1) or match.group(2) or "").strip()
-        term = re.sub(r"^(?:术语库里|术语库中|电力行业常说的|常说的|所谓|请问|什么是)", "", term)
-        if term:
-            terms.append(term)
-    return terms
+    quoted = [m.group(1).strip() for m in QUOTED_TERM.finditer(text)]
+    if quoted:
+        return quoted
+    leading = LEADING_TERM.match(text)
+    if not leading:
+        return []
+    term = re.sub(r"^.*(?:里|中|的|所谓|请问|什么是)", "", leading.group(1)).strip()
+    return [term] if term else []
 
 
 def analyse(text: str, lexicon: dict[str, list[str]] | None = None) -> QueryAnalysis:

@@ -67,11 +67,18 @@ def mostly_latin(text: str) -> bool:
 # Multipliers applied to fused scores; each was kept because the evaluation report showed it paying.
 DEFINITION_BOOST = 1.6
 GLOSSARY_BOOST = 1.3
+GLOSSARY_WEIGHT = 0.5
 DOC_HINT_BOOST = 1.25
 INDUSTRY_BOOST = 1.1
 LATIN_PENALTY = 0.5
-ENGLISH_DENSE_WEIGHT = 0.5
+ENGLISH_DENSE_WEIGHT = 0.25
 COVERAGE_FLOOR = 0.5
+
+
+def defined_term(text: str) -> str:
+    """'X' of a glossary entry 'X：是指…' (markdown bold and HTML tags stripped)."""
+    head = re.split(r"[：:]", text, maxsplit=1)[0]
+    return re.sub(r"<[^>]+>|\*", "", head).strip()
 
 
 def coverage(terms: Sequence[str], text: str) -> float:
@@ -90,6 +97,8 @@ class Retriever:
         self.embedder = embedder
         self.fusion = fusion
         self.candidates = candidates
+        self.glossary = {position: term for position, chunk in enumerate(index.chunks)
+                         if chunk.kind == "definition" and len(term := defined_term(chunk.text)) >= 2}
 
     def identifier_hits(self, query: str) -> list[int]:
         hits: list[int] = []
@@ -107,6 +116,16 @@ class Retriever:
         pairs = pairs[: self.candidates]
         return Ranking(name, [p for p, _ in pairs], [s for _, s in pairs], weight)
 
+    def glossary_ranking(self, analysis: QueryAnalysis) -> Ranking:
+        """Glossary entries for terms the question names, longest term first.
+
+        BM25 alone ranks an entry 'X：是指…' below table rows that repeat X many times.
+        """
+        text = analysis.search_text
+        named = sorted(((len(term), p) for p, term in self.glossary.items() if term in text), reverse=True)
+        weight = 1.0 if "definition" in analysis.kinds else GLOSSARY_WEIGHT
+        return Ranking("glossary", [p for _, p in named], [float(n) for n, _ in named], weight)
+
     def sparse_ranking(self, query: str) -> Ranking:
         scores = self.index.sparse.scores(query)
         order = np.argsort(-scores, kind="stable")[: self.candidates]
@@ -122,6 +141,7 @@ class Retriever:
         if analysis.translation:
             rankings.append(self.dense_ranking("dense_zh", analysis.translation))
         rankings.append(self.sparse_ranking(analysis.search_text))
+        rankings.append(self.glossary_ranking(analysis))
         return Candidates(analysis, self.identifier_hits(query), rankings)
 
     def query_terms(self, analysis: QueryAnalysis) -> list[str]:
@@ -132,10 +152,9 @@ class Retriever:
         """How much the question's own signals lift (or lower) one chunk."""
         chunk = self.index.chunks[position]
         factor = COVERAGE_FLOOR + coverage(terms, f"{chunk.section}\n{chunk.text}".lower())
-        if chunk.kind == "definition":
-            term = chunk.text.split("：", 1)[0].split(":", 1)[0].strip("*<>/b ")
-            if len(term) >= 2 and (term in analysis.text or any(t in term or term in t for t in analysis.terms)):
-                factor *= DEFINITION_BOOST if "definition" in analysis.kinds else GLOSSARY_BOOST
+        term = self.glossary.get(position)
+        if term and (term in analysis.search_text or any(t in term or term in t for t in analysis.terms)):
+            factor *= DEFINITION_BOOST if "definition" in analysis.kinds else GLOSSARY_BOOST
         title = chunk.doc_title
         if analysis.doc_hints and any(hint in title for hint in analysis.doc_hints):
             factor *= DOC_HINT_BOOST

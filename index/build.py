@@ -70,7 +70,22 @@ def is_current(index_dir: Path, documents: Sequence[Document], embedder_id: str,
     hashes = {doc_id: entry["sha256"] for doc_id, entry in manifest["documents"].items()}
     return (manifest["embedder"]["id"] == embedder_id
             and manifest["chunking"] == chunking(params)
+            and manifest.get("pipeline") == pipeline_fingerprint()
             and hashes == {d.doc_id: d.sha256 for d in documents})
+
+
+def pipeline_fingerprint() -> str:
+    """Hash of the code that turns documents into an index, so an upgrade rebuilds a stale index."""
+    import hashlib
+
+    import index as index_package
+    import ingest as ingest_package
+
+    digest = hashlib.sha256()
+    for package in (ingest_package, index_package):
+        for source in sorted(Path(package.__file__).parent.glob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def chunking(params: ChunkParams) -> dict[str, int]:
@@ -126,6 +141,7 @@ def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir
         finally:
             cache.close()
         index.manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+        index.manifest["pipeline"] = pipeline_fingerprint()
         store.save(index, index_dir)
         report.chunks = len(index.chunks)
         report.reused = report.chunks - report.embedded

@@ -263,7 +263,9 @@ def translate(question: str, lexicon: dict[str, list[str]], max_words: int = 2) 
             if re.search(r"\d", token):
                 terms.append(token.upper())
             elif token in NUMBER_WORDS:
-                terms.append(NUMBER_WORDS[token])
+                # "six industries" is written 六大行业 / 六个行业 / 六项任务 in Chinese.
+                numeral = NUMBER_WORDS[token]
+                terms.extend([numeral, numeral + "大", numeral + "个", numeral + "项"])
             position += 1
     return list(dict.fromkeys(terms))
 

@@ -34,6 +34,7 @@ class Tokenizer:
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         self.user_words = sorted(set(DOMAIN_TERMS) | {w for w in user_words if 1 < len(w) <= 40})
         self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()  # load the dictionary now, not on the first query
         for word in self.user_words:
             self._jieba.add_word(word, freq=20000)
 

@@ -34,9 +34,13 @@ HEADING_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"^\d{1,2}[)）]"), 8),
 )
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s*(.*)$")
+# "表 2-1 山西省减污降碳重点行业识别": a caption names the table below it, like a heading.
+CAPTION = re.compile(r"^(?:表|图)\s*[\d一二三四五六七八九十]+(?:\s*[-—－.．]\s*\d+)?\s+\S")
+CAPTION_LEVEL = 9
 MAX_HEADING_CHARS = 40
 HEADER_WORDS = ("名称", "类型", "范围", "序号", "要点", "行业", "指标", "单位", "时间", "内容", "项目",
-                "技术", "政策", "类别", "来源", "链接", "资源", "提供", "数据", "年份", "地区", "占比")
+                "技术", "政策", "类别", "来源", "链接", "资源", "提供", "数据", "年份", "地区", "占比",
+                "排放量", "环节", "种类", "机构", "主体", "对象", "方式", "措施", "目标", "作者", "特点")
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ def heading_level(text: str) -> tuple[int, str] | None:
         return numbered_level(title) or len(markdown.group(1)), title
     if len(text) > MAX_HEADING_CHARS or "\t" in text or re.search(r"[。；;，,：:]$|。", text):
         return None
+    if CAPTION.match(text):
+        return CAPTION_LEVEL, text
     level = numbered_level(text)
     if level and level >= 6 and len(re.findall(r"[、，,]", text)) >= 2:
         return None  # "(2)福建、江西、陕西…": an enumerated item of running text, not a heading
@@ -156,7 +162,8 @@ def split_cells(line: Line) -> list[Cell]:
 def looks_like_header(cells: list[Cell]) -> bool:
     texts = [c.text for c in cells]
     return (
-        all(0 < len(t) <= 15 for t in texts)
+        len(texts) >= 2
+        and all(0 < len(t) <= 25 for t in texts)
         and sum(any(word in t for word in HEADER_WORDS) for t in texts) >= max(1, len(texts) // 2)
     )
 

@@ -1,0 +1,72 @@
+"""Query analysis, the English lexicon, fusion strategies and retrieval on the tests' index."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from assistant.fusion import Ranking, fuse, keep_confident, rrf
+from assistant.query import analyse
+from assistant.retrieve import Filters, Retriever
+from envqa import runtime
+from envqa.settings import Settings
+from index import Embedder, Index
+from index.lexicon import build_lexicon, translate
+
+
+def test_query_analysis_reads_language_identifiers_and_kind() -> None:
+    zh = analyse("焦化企业超低排放改造依据哪个文件？环大气〔2024〕5号是什么？")
+    assert zh.language == "zh"
+    assert zh.identifiers == ["环大气〔2024〕5号"]
+    assert "which_document" in zh.kinds and zh.industries == ["焦化"]
+    definition = analyse("电力行业常说的“上大压小”是什么意思？")
+    assert "definition" in definition.kinds and "上大压小" in definition.terms
+    assert analyse("方案对钢铁行业有什么要求？").doc_hints == ["方案"]
+    assert analyse("What does the plan require of steel mills?").language == "en"
+
+
+def test_lexicon_is_cut_to_corpus_vocabulary() -> None:
+    entries = [{"simplified": "钢铁", "definitions": ["steel"]},
+               {"simplified": "钢材", "definitions": ["steel", "steel products"]},
+               {"simplified": "冶金", "definitions": ["metallurgy"]},
+               {"simplified": "香蕉", "definitions": ["banana", "CL:根[gen1]"]}]
+    lexicon = build_lexicon(Counter({"钢铁": 40, "冶金": 3}), entries)
+    assert lexicon == {"steel": ["钢铁"], "metallurgy": ["冶金"]}
+
+
+def test_english_question_is_rewritten_in_corpus_words() -> None:
+    lexicon = {"metallurgy": ["冶金"], "plan": ["方案"]}
+    terms = translate("What does the Shanxi plan say about hydrogen metallurgy?", lexicon)
+    assert {"山西", "方案", "氢冶金"} <= set(terms)
+    assert "六大" in translate("Which six industries?", {})
+    assert "中小企业" in translate("small and medium-sized enterprises", {})
+
+
+def test_rrf_and_keep_confident() -> None:
+    dense = Ranking("dense", [1, 2, 3, 4], [0.90, 0.80, 0.79, 0.78])
+    bm25 = Ranking("bm25", [5, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12], [30.0] + [5.0] * 10)
+    plain = rrf([dense, bm25])
+    assert max(plain, key=plain.__getitem__) == 2  # found by both, so plain RRF puts it first
+    kept = keep_confident([dense, bm25])
+    best = sorted(kept, key=kept.__getitem__, reverse=True)[:2]
+    assert set(best) == {1, 5}  # each retriever's clear winner survives fusion
+    assert [p for p, _ in fuse("rrf", [dense, bm25])][0] == 2
+
+
+def test_english_question_finds_chinese_clause(settings: Settings, built_index: Index, embedder: Embedder) -> None:
+    retriever = runtime.open_retriever(settings, embedder)
+    hits = retriever.search("What does the Shanxi plan say about hydrogen metallurgy?", k=5)
+    assert any("富氢" in h.text for h in hits)
+    assert all(h.doc_id != "paper" or "Abstract" not in h.text for h in hits[:3])
+
+
+def test_definition_question_finds_glossary_entry(settings: Settings, built_index: Index, embedder: Embedder) -> None:
+    hits = runtime.open_retriever(settings, embedder).search("温室气体具体包括哪些气体？", k=3)
+    assert hits[0].text.startswith("温室气体：")
+
+
+def test_filters(built_index: Index, embedder: Embedder) -> None:
+    retriever = Retriever(built_index, embedder)
+    hits = retriever.search("排放标准", k=20, filters=Filters(industry="焦化"))
+    assert hits and all("焦化" in h.industries or "全行业" in h.industries for h in hits)
+    hits = retriever.search("排放标准", k=20, filters=Filters(doc_id="plan"))
+    assert hits and {h.doc_id for h in hits} == {"plan"}
