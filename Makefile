@@ -27,4 +27,4 @@ clean:
 	rm -rf .envqa
 
 eval: index
-	$(BIN)/envqa eval ../shared/eval/public_examples.jsonl --baseline --out eval-out
+	$(BIN)/envqa eval ../shared/eval/public_examples.jsonl --baseline --ablate --out eval-out

@@ -19,6 +19,7 @@ import numpy as np
 
 RRF_K = 60
 NEVER = float("inf")
+CONFIDENT_VOTES = 0.1
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,11 @@ CONFIDENCE_MARGINS = {"dense": 0.035, "dense_zh": 0.03, "bm25": 0.55}
 def keep_confident(rankings: Sequence[Ranking], margins: dict[str, float] | None = None,
                    k: int = RRF_K) -> dict[int, float]:
     fused = rrf(rankings, k)
-    bonus = 1.0
     for ranking in rankings:
         margin = (margins or CONFIDENCE_MARGINS).get(ranking.name, NEVER)
         for order, position in enumerate(confident(ranking, margin)):
-            fused[position] = fused.get(position, 0.0) + bonus / (order + 1)
+            # A small extra vote: enough to break ties toward the sure hit, not to override agreement.
+            fused[position] = fused.get(position, 0.0) + CONFIDENT_VOTES / (k + order + 1)
     return fused
 
 

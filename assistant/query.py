@@ -78,8 +78,9 @@ def definition_terms(text: str) -> list[str]:
 
 
 def analyse(text: str, lexicon: dict[str, list[str]] | None = None) -> QueryAnalysis:
+    """Analyse a question; English ones are rewritten in corpus words unless `lexicon` is None."""
     lang = language(text)
-    translated = translate(text, lexicon or {}) if lang == "en" else []
+    translated = translate(text, lexicon) if lang == "en" and lexicon is not None else []
     translation = " ".join(translated)
     combined = f"{text} {translation}"
     return QueryAnalysis(

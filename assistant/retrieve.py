@@ -75,6 +75,10 @@ ENGLISH_DENSE_WEIGHT = 0.25
 COVERAGE_FLOOR = 0.5
 
 
+# Steps of retrieval that evaluation can switch off one at a time, to show what each is worth.
+FEATURES = frozenset({"translation", "glossary", "coverage", "boosts", "identifiers"})
+
+
 def defined_term(text: str) -> str:
     """'X' of a glossary entry 'X：是指…' (markdown bold and HTML tags stripped)."""
     head = re.split(r"[：:]", text, maxsplit=1)[0]
@@ -92,11 +96,16 @@ def coverage(terms: Sequence[str], text: str) -> float:
 class Retriever:
     """Searches one loaded index with the embedder it was built with."""
 
-    def __init__(self, index: Index, embedder: Embedder, fusion: str = "rrf", candidates: int = 50) -> None:
+    def __init__(self, index: Index, embedder: Embedder, fusion: str = "rrf", candidates: int = 50,
+                 disabled: frozenset[str] = frozenset()) -> None:
         self.index = index
         self.embedder = embedder
         self.fusion = fusion
         self.candidates = candidates
+        unknown = disabled - FEATURES
+        if unknown:
+            raise ValueError(f"unknown retrieval features {sorted(unknown)}; known: {sorted(FEATURES)}")
+        self.disabled = disabled
         self.glossary = {position: term for position, chunk in enumerate(index.chunks)
                          if chunk.kind == "definition" and len(term := defined_term(chunk.text)) >= 2}
 
@@ -133,7 +142,8 @@ class Retriever:
         return Ranking("bm25", order, [float(scores[p]) for p in order])
 
     def candidates_for(self, query: str) -> Candidates:
-        analysis = analyse(query, self.index.lexicon)
+        lexicon = None if "translation" in self.disabled else self.index.lexicon
+        analysis = analyse(query, lexicon)
         english = analysis.language == "en"
         # For English questions the embedder's own cross-lingual match is the weakest signal.
         rankings = [self.dense_ranking("dense", query, skip_latin=english,
@@ -141,8 +151,10 @@ class Retriever:
         if analysis.translation:
             rankings.append(self.dense_ranking("dense_zh", analysis.translation))
         rankings.append(self.sparse_ranking(analysis.search_text))
-        rankings.append(self.glossary_ranking(analysis))
-        return Candidates(analysis, self.identifier_hits(query), rankings)
+        if "glossary" not in self.disabled:
+            rankings.append(self.glossary_ranking(analysis))
+        identifiers = [] if "identifiers" in self.disabled else self.identifier_hits(query)
+        return Candidates(analysis, identifiers, rankings)
 
     def query_terms(self, analysis: QueryAnalysis) -> list[str]:
         tokens = self.index.sparse.tokenizer(analysis.search_text)
@@ -151,7 +163,11 @@ class Retriever:
     def boost(self, position: int, analysis: QueryAnalysis, terms: Sequence[str]) -> float:
         """How much the question's own signals lift (or lower) one chunk."""
         chunk = self.index.chunks[position]
-        factor = COVERAGE_FLOOR + coverage(terms, f"{chunk.section}\n{chunk.text}".lower())
+        factor = 1.0
+        if "coverage" not in self.disabled:
+            factor *= COVERAGE_FLOOR + coverage(terms, f"{chunk.section}\n{chunk.text}".lower())
+        if "boosts" in self.disabled:
+            return factor
         term = self.glossary.get(position)
         if term and (term in analysis.search_text or any(t in term or term in t for t in analysis.terms)):
             factor *= DEFINITION_BOOST if "definition" in analysis.kinds else GLOSSARY_BOOST

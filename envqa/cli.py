@@ -106,6 +106,8 @@ def eval_command(
     = Path("eval-out"),
     baseline: Annotated[bool, typer.Option("--baseline", help="Also run the LangChain baselines.")] = False,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="Results kept per question.")] = 10,
+    ablate: Annotated[bool, typer.Option("--ablate", help="Also run envqa with each retrieval step off.")]
+    = False,
 ) -> None:
     """Measure retrieval on a question set, side by side with LangChain baselines."""
     settings = settings_with(index_dir)
@@ -114,7 +116,7 @@ def eval_command(
         task = bar.add_task("loading", total=None)
         try:
             result = runtime.run_eval(
-                settings, questions, out, baseline=baseline, k=k,
+                settings, questions, out, baseline=baseline, k=k, ablate=ablate,
                 progress=lambda name, total: bar.reset(task, description=name, total=total),
                 step=lambda: bar.advance(task))
         except EnvqaError as error:

@@ -44,14 +44,16 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retr
 
 
 def run_eval(settings: Settings, questions_path: Path, out_dir: Path, baseline: bool = False, k: int = 10,
+             ablate: bool = False,
              progress: Callable[[str, int], None] = lambda system, total: None,
              step: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Evaluate envqa's retrieval (and the LangChain baselines) on a question set; write the report."""
-    from eval.run import EnvqaSystem, Run, System, load_questions, run_system, write_outputs
+    from eval.run import EnvqaSystem, Run, System, ablations, load_questions, run_system, write_outputs
 
     questions = load_questions(questions_path)
     retriever = open_retriever(settings)
-    systems: list[System] = [EnvqaSystem(retriever, retriever.index.manifest.get("build_seconds", 0.0))]
+    envqa = EnvqaSystem(retriever, retriever.index.manifest.get("build_seconds", 0.0))
+    systems: list[System] = [envqa, *(ablations(envqa) if ablate else [])]
     if baseline:
         from eval.baseline import BM25Baseline, DenseBaseline
 

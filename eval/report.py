@@ -27,8 +27,31 @@ def table(rows: list[tuple[str, dict[str, Any]]], first: str) -> str:
     return "\n".join(lines)
 
 
-def render(metrics: dict[str, Any]) -> str:
+def main_systems(metrics: dict[str, Any]) -> dict[str, Any]:
+    """envqa and the baselines; ablation variants (envqa-…) get a table of their own."""
+    return {name: s for name, s in metrics["systems"].items() if not name.startswith("envqa-")}
+
+
+def ablation_table(metrics: dict[str, Any]) -> list[str]:
     systems = metrics["systems"]
+    variants = [name for name in systems if name.startswith("envqa-")]
+    if not variants or "envqa" not in systems:
+        return []
+    full = systems["envqa"]["overall"]
+    lines = ["## Ablations", "", "What each retrieval step is worth: envqa with that step off "
+             "(Δ is the change from full envqa; negative means the step pays).", "",
+             "| variant | recall@1 | recall@5 | Δ recall@5 | mrr | Δ mrr | en recall@5 |", "|---|---|---|---|---|---|---|"]
+    for name in ["envqa", *variants]:
+        o = systems[name]["overall"]
+        en = systems[name]["by_lang"].get("en", {}).get("recall@5", 0.0)
+        lines.append(f"| {name} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['recall@5'] - full['recall@5']:+.3f} "
+                     f"| {o['mrr']:.3f} | {o['mrr'] - full['mrr']:+.3f} | {en:.3f} |")
+    return lines + [""]
+
+
+def render(metrics: dict[str, Any]) -> str:
+    ablations = ablation_table(metrics)
+    systems = main_systems(metrics)
     parts = ["# envqa retrieval evaluation", "", "## Overall", "",
              table([(name, s["overall"]) for name, s in systems.items()], "system"), ""]
     if "baseline_dense" in systems and "envqa" in systems:
@@ -43,6 +66,7 @@ def render(metrics: dict[str, Any]) -> str:
         groups = sorted({g for s in systems.values() for g in s[key]})
         rows = [(f"{g} · {name}", s[key][g]) for g in groups for name, s in systems.items() if g in s[key]]
         parts += [table(rows, "group · system"), ""]
+    parts += ablations
     parts += ["![recall@k per system and type](recall.png)", ""]
     return "\n".join(parts)
 
@@ -52,7 +76,7 @@ def ratio(ours: float, theirs: float) -> str:
 
 
 def chart(metrics: dict[str, Any], path: Path) -> None:
-    systems = metrics["systems"]
+    systems = main_systems(metrics)
     types = sorted({t for s in systems.values() for t in s["by_type"] if s["by_type"][t]["n"]})
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
     for name, s in systems.items():

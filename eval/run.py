@@ -65,8 +65,24 @@ class EnvqaSystem:
     build_s: float = 0.0
     name: str = "envqa"
 
+    def variant(self, name: str, **changes: Any) -> EnvqaSystem:
+        """The same index with one retrieval step switched off or changed, for ablations."""
+        base = self.retriever
+        options = {"fusion": base.fusion, "candidates": base.candidates, "disabled": base.disabled, **changes}
+        return EnvqaSystem(Retriever(base.index, base.embedder, **options), self.build_s, name)
+
     def search(self, question: str, k: int) -> Sequence[Hit]:
         return self.retriever.search(question, k=k)
+
+
+def ablations(system: EnvqaSystem) -> list[EnvqaSystem]:
+    """envqa without each of its retrieval steps, and with plain RRF instead of its fusion."""
+    from assistant.retrieve import FEATURES
+
+    variants = [system.variant(f"envqa-no_{feature}", disabled=frozenset({feature}))
+                for feature in sorted(FEATURES)]
+    other = "rrf" if system.retriever.fusion != "rrf" else "keep_confident"
+    return variants + [system.variant(f"envqa-fusion_{other}", fusion=other)]
 
 
 @dataclass

@@ -72,9 +72,9 @@ def test_end_to_end_eval_with_baselines(tmp_path: Path, settings: Settings, buil
     ]
     questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
     out = tmp_path / "out"
-    result = runtime.run_eval(settings, questions, out, baseline=True, k=5)
+    result = runtime.run_eval(settings, questions, out, baseline=True, k=5, ablate=True)
     systems = result["systems"]
-    assert set(systems) == {"envqa", "baseline_dense", "baseline_bm25"}
+    assert {"envqa", "baseline_dense", "baseline_bm25", "envqa-no_translation", "envqa-fusion_rrf"} <= set(systems)
     for system in systems.values():
         assert set(system["overall"]) >= {"recall@1", "recall@3", "recall@5", "recall@10", "allhit@5", "mrr",
                                           "latency_ms_p50", "latency_ms_p95", "n"}
@@ -83,7 +83,8 @@ def test_end_to_end_eval_with_baselines(tmp_path: Path, settings: Settings, buil
     assert systems["envqa"]["by_type"]["standard_number"]["recall@1"] == 1.0
     assert json.loads((out / "metrics.json").read_text()) == result
     lines = (out / "questions.jsonl").read_text().splitlines()
-    assert len(lines) == 9 and json.loads(lines[0])["results"]
+    assert len(lines) == 3 * len(systems) and json.loads(lines[0])["results"]
     report = (out / "report.md").read_text()
-    assert "| envqa |" in report and "baseline_bm25" in report
+    assert "| envqa |" in report and "baseline_bm25" in report and "## Ablations" in report
+    assert "| envqa-no_translation |" in report
     assert (out / "recall.png").stat().st_size > 1000

@@ -42,13 +42,15 @@ def test_english_question_is_rewritten_in_corpus_words() -> None:
 
 
 def test_rrf_and_keep_confident() -> None:
-    dense = Ranking("dense", [1, 2, 3, 4], [0.90, 0.80, 0.79, 0.78])
-    bm25 = Ranking("bm25", [5, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12], [30.0] + [5.0] * 10)
+    # dense is sure of chunk 9 (its score stands clear of the rest); bm25 is not sure of anything.
+    dense = Ranking("dense", [9, 2, 3, 4, 6, 7], [0.90, 0.80, 0.80, 0.79, 0.79, 0.78])
+    bm25 = Ranking("bm25", [5, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13], [6.0] + [5.0] * 10)
     plain = rrf([dense, bm25])
     assert max(plain, key=plain.__getitem__) == 2  # found by both, so plain RRF puts it first
+    assert plain[9] == plain[5]  # one list's first place each: plain RRF cannot tell them apart
     kept = keep_confident([dense, bm25])
-    best = sorted(kept, key=kept.__getitem__, reverse=True)[:2]
-    assert set(best) == {1, 5}  # each retriever's clear winner survives fusion
+    assert kept[9] > kept[5]  # the sure hit wins the tie
+    assert kept[2] > kept[9]  # but does not override agreement between retrievers
     assert [p for p, _ in fuse("rrf", [dense, bm25])][0] == 2
 
 
