@@ -38,6 +38,10 @@ MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s*(.*)$")
 CAPTION = re.compile(r"^(?:表|图)\s*[\d一二三四五六七八九十]+(?:\s*[-—－.．]\s*\d+)?\s+\S")
 CAPTION_LEVEL = 9
 MAX_HEADING_CHARS = 40
+# "4.9 青岛市工业和信息化局…关于印发《青岛市工业领域碳达峰工作方案》的通知": news items and
+# numbered sections carry long titles.
+MAX_DOTTED_HEADING_CHARS = 90
+DOTTED = re.compile(r"^\d+\.\d+(?:\.\d+)*\s*[^\d.\s%％]")
 HEADER_WORDS = ("名称", "类型", "范围", "序号", "要点", "行业", "指标", "单位", "时间", "内容", "项目",
                 "技术", "政策", "类别", "来源", "链接", "资源", "提供", "数据", "年份", "地区", "占比",
                 "排放量", "环节", "种类", "机构", "主体", "对象", "方式", "措施", "目标", "作者", "特点")
@@ -130,7 +134,8 @@ def heading_level(text: str) -> tuple[int, str] | None:
     if markdown:
         title = markdown.group(2).strip()
         return numbered_level(title) or len(markdown.group(1)), title
-    if len(text) > MAX_HEADING_CHARS or "\t" in text or re.search(r"[。；;，,：:]$|。", text):
+    limit = MAX_DOTTED_HEADING_CHARS if DOTTED.match(text) else MAX_HEADING_CHARS
+    if len(text) > limit or "\t" in text or re.search(r"[。；;，,：:]$|。", text):
         return None
     if CAPTION.match(text):
         return CAPTION_LEVEL, text

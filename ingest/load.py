@@ -76,6 +76,10 @@ def find_titles(text: str) -> tuple[str | None, str | None]:
     title = None
     for index, line in enumerate(lines):
         candidate = line.lstrip("#").strip()
+        # A title is the first line, or a top-level markdown heading; a short line further down
+        # (引言, 目录) is a section, not the title.
+        if index > 0 and not re.match(r"#{1,2}\s", line):
+            continue
         if (line.startswith("#") or len(candidate) <= 40) and re.search(r"[\u4e00-\u9fff]", candidate) \
                 and not re.search(r"[。；：]$", candidate):
             title = candidate

@@ -1,0 +1,62 @@
+"""The answer function every channel calls: retrieve, choose statements, check answerability, write."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from assistant.answerability import supporting
+from assistant.compose import select, units_for
+from assistant.generate import ExtractiveGenerator, Generator
+from assistant.query import analyse
+from assistant.retrieve import Filters, Retriever
+from assistant.types import CLOSEST, REFUSAL, Answer
+
+RETRIEVE_K = 8
+CLOSEST_DOCUMENTS = 3
+
+
+class Assistant:
+    """Answers questions from one loaded index."""
+
+    def __init__(self, retriever: Retriever, generator: Generator | None = None) -> None:
+        self.retriever = retriever
+        self.generator = generator or ExtractiveGenerator()
+        self.tokenize = retriever.index.sparse.tokenizer
+
+    def ask(self, question: str, filters: Filters | None = None) -> Answer:
+        timings: dict[str, float] = {}
+        with timed(timings, "retrieve_ms"):
+            hits = self.retriever.search(question, k=RETRIEVE_K, filters=filters)
+            analysis = analyse(question, self.retriever.index.lexicon)
+        documents = self.retriever.index.documents
+        with timed(timings, "compose_ms"):
+            found = supporting(units_for(hits, documents), analysis, self.tokenize)
+            chosen = select(found, analysis, self.tokenize)
+        if not chosen:
+            return self.refusal(question, analysis.language, [h.doc_title for h in hits], timings)
+        with timed(timings, "generate_ms"):
+            text, citations = self.generator.generate(analysis, chosen, documents)
+        if not citations:
+            return self.refusal(question, analysis.language, [h.doc_title for h in hits], timings)
+        return Answer(question=question, answer=text, status="answered", language=analysis.language,  # type: ignore[arg-type]
+                      citations=citations, timings_ms=timings)
+
+    @staticmethod
+    def refusal(question: str, language: str, titles: list[str], timings: dict[str, float]) -> Answer:
+        closest = list(dict.fromkeys(titles))[:CLOSEST_DOCUMENTS]
+        text = REFUSAL[language]
+        if closest:
+            text += "\n" + CLOSEST[language] + "、".join(f"《{t}》" for t in closest)
+        return Answer(question=question, answer=text, status="no_evidence", language=language,  # type: ignore[arg-type]
+                      citations=[], closest_documents=closest, timings_ms=timings)
+
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,104 @@
+"""Does the retrieved text answer the question? Decided from content, not from a score threshold.
+
+Unanswerable questions here sit close to corpus topics: they ask for an amount, a year's target
+or a local rule the corpus never states, or about a place it mentions only in another context.
+So a statement supports an answer only if it holds what the question pins down — every place,
+year, number, identifier and 《title》 the question names — and enough of its other terms, and,
+for a question after a quantity, a quantity.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from assistant.compose import NUMBER, Unit, question_parts, squash, term_weight
+from assistant.query import QueryAnalysis
+from ingest.identifiers import find_identifiers, same_identifier
+
+PROVINCES = ("北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽",
+             "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川", "贵州", "云南",
+             "西藏", "陕西", "甘肃", "青海", "宁夏", "新疆", "香港", "澳门", "台湾")
+CITIES = ("太原", "大同", "长治", "晋中", "临汾", "运城", "吕梁", "阳泉", "朔州", "忻州", "晋城", "青岛", "深圳",
+          "广州", "杭州", "南京", "武汉", "成都", "西安", "郑州", "济南", "苏州", "宁波", "厦门", "唐山", "邯郸",
+          "鄂尔多斯", "包头", "榆林", "清徐", "雄安")
+COUNTRIES = ("美国", "欧盟", "英国", "日本", "德国", "法国", "新加坡", "韩国", "印度", "俄罗斯", "巴西", "南非",
+             "澳大利亚", "加拿大", "非洲", "欧洲", "东盟")
+PLACES = PROVINCES + CITIES + COUNTRIES
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?=\s*(?:%|％|万|亿|千|吨|元|个|项|条|家|台|座|兆|吉|千瓦|小时))")
+
+MIN_COVERAGE = {"zh": 0.5, "en": 0.35}  # an English question's rewrite carries extra, looser words
+WANTS_IDENTIFIER = re.compile(r"编号|文号|标准号|代号|document number|standard number|\bcode\b", re.I)
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a statement must contain to answer (part of) the question."""
+
+    places: list[str] = field(default_factory=list)
+    years: list[str] = field(default_factory=list)
+    quantities: list[str] = field(default_factory=list)
+    identifiers: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    wants_quantity: bool = False
+    wants_identifier: bool = False
+
+
+def requirements(analysis: QueryAnalysis) -> Requirements:
+    text = analysis.text if analysis.language == "zh" else analysis.search_text
+    places = [p for p in PLACES if p in text]
+    places = [p for p in places if not any(p != q and p in q for q in places)]
+    return Requirements(
+        places=places,
+        years=YEAR.findall(analysis.text),
+        quantities=[q for q in QUANTITY.findall(analysis.text) if not YEAR.fullmatch(q)],
+        identifiers=analysis.identifiers,
+        titles=analysis.titles,
+        wants_quantity="numeric" in analysis.kinds,
+        wants_identifier=bool(WANTS_IDENTIFIER.search(analysis.text)),
+    )
+
+
+def context_of(unit: Unit) -> str:
+    """Where a statement stands: its document, section and the chunk around it."""
+    return squash(f"{unit.hit.doc_title}{unit.hit.section}{unit.hit.text}")
+
+
+def holds(unit: Unit, needs: Requirements) -> bool:
+    """The places, identifiers and titles the question names are in the statement, its section or document."""
+    context = context_of(unit)
+    if any(place not in context for place in needs.places):
+        return False
+    if needs.wants_identifier and not find_identifiers(unit.statement):
+        return False
+    if any(not any(same_identifier(i, c) for c in unit.hit.identifiers) for i in needs.identifiers):
+        return False
+    return all(squash(title) in context for title in needs.titles)
+
+
+def complete(units: Sequence[Unit], needs: Requirements) -> bool:
+    """Together the statements give every year and quantity asked about, and a quantity if one is wanted."""
+    context = "".join(context_of(u) for u in units)
+    if any(item not in context for item in needs.years + needs.quantities):
+        return False
+    return not needs.wants_quantity or any(NUMBER.search(u.statement) for u in units)
+
+
+def coverage(unit: Unit, terms: Sequence[str]) -> float:
+    if not terms:
+        return 1.0
+    text = f"{unit.hit.doc_title} {unit.hit.section} {unit.statement}".lower()
+    return sum(term_weight(t) for t in terms if t in text) / sum(term_weight(t) for t in terms)
+
+
+def supporting(units: Sequence[Unit], analysis: QueryAnalysis,
+               tokenize: Callable[[str], list[str]]) -> list[Unit]:
+    """The statements that answer the question or one of its parts."""
+    needs = requirements(analysis)
+    parts = question_parts(analysis.text) if analysis.language == "zh" else [analysis.search_text]
+    part_terms = [list(dict.fromkeys(tokenize(part))) for part in parts]
+    found = [u for u in units
+             if holds(u, needs) and any(coverage(u, terms) >= MIN_COVERAGE[analysis.language] for terms in part_terms)]
+    return found if found and complete(found, needs) else []

@@ -1,0 +1,108 @@
+"""Answer writers: extractive (default, no model needed) and an LLM behind an OpenAI-compatible endpoint.
+
+Both receive the statements already chosen and checked; both return text whose every statement
+ends with an [n] marker and citations that verify against the documents.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from assistant.compose import Unit, compose, verified
+from assistant.query import QueryAnalysis
+from assistant.types import Citation
+from envqa.errors import ConfigurationError
+from ingest.types import Document
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+class Generator(Protocol):
+    """Writes the answer from chosen statements."""
+
+    name: str
+
+    def generate(self, analysis: QueryAnalysis, units: Sequence[Unit],
+                 documents: dict[str, Document]) -> tuple[str, list[Citation]]: ...
+
+
+class ExtractiveGenerator:
+    """Quotes the statements themselves, framed in the question's language."""
+
+    name = "extractive"
+
+    def generate(self, analysis: QueryAnalysis, units: Sequence[Unit],
+                 documents: dict[str, Document]) -> tuple[str, list[Citation]]:
+        return compose(units, analysis, documents)
+
+
+PROMPT = """You answer compliance questions for environmental managers using ONLY the numbered quotes below.
+Write a short answer in {language}. End every sentence with the marker of the quote it rests on, e.g. [1].
+Never state anything the quotes do not say. If the quotes do not answer the question, reply exactly: NO_ANSWER
+
+Question: {question}
+
+Quotes:
+{quotes}
+"""
+
+
+class LLMGenerator:
+    """An OpenAI-compatible chat model via LangChain; falls back to extractive when its answer cannot be used."""
+
+    name = "llm"
+
+    def __init__(self, base_url: str, model: str, api_key: str, timeout_s: float) -> None:
+        from langchain_openai import ChatOpenAI
+
+        self._model: Any = ChatOpenAI(base_url=base_url, model=model, api_key=api_key or "none",  # type: ignore[arg-type]
+                                      timeout=timeout_s, max_retries=1, temperature=0)
+        self._fallback = ExtractiveGenerator()
+
+    def generate(self, analysis: QueryAnalysis, units: Sequence[Unit],
+                 documents: dict[str, Document]) -> tuple[str, list[Citation]]:
+        _, citations = compose(units, analysis, documents)
+        if not citations:
+            return self._fallback.generate(analysis, units, documents)
+        quotes = "\n".join(f"[{c.n}] {c.quote}" for c in citations)
+        prompt = PROMPT.format(language="Chinese" if analysis.language == "zh" else "English",
+                               question=analysis.text, quotes=quotes)
+        try:
+            reply = str(self._model.invoke(prompt).content).strip()
+        except Exception:  # noqa: BLE001 - any endpoint failure means: answer extractively
+            return self._fallback.generate(analysis, units, documents)
+        return self.checked(reply, citations, documents) or self._fallback.generate(analysis, units, documents)
+
+    @staticmethod
+    def checked(reply: str, citations: list[Citation],
+                documents: dict[str, Document]) -> tuple[str, list[Citation]] | None:
+        """Keep only sentences that cite a real quote; None when nothing usable is left."""
+        numbers = {c.n for c in verified(citations, documents)}
+        sentences = [s.strip() for s in re.split(r"(?<=[。！？.!?\]])\s*", reply) if s.strip()]
+        kept = [s for s in sentences
+                if (cited := {int(m) for m in MARKER.findall(s)}) and cited <= numbers]
+        if not kept or "NO_ANSWER" in reply:
+            return None
+        used = {int(m) for s in kept for m in MARKER.findall(s)}
+        return " ".join(kept), [c for c in citations if c.n in used]
+
+
+def load_generator(spec: str, **llm: Any) -> Generator:
+    """'extractive', 'llm', or 'package.module:Factory' for a generator of one's own."""
+    if spec == "extractive":
+        return ExtractiveGenerator()
+    if spec == "llm":
+        if not llm.get("base_url"):
+            raise ConfigurationError("the llm generator needs an endpoint", hint="set ENVQA_LLM_BASE_URL")
+        return LLMGenerator(**llm)
+    module_name, _, attribute = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(f"cannot load generator '{spec}'",
+                                 hint="use extractive, llm, or module:Factory") from exc
+    generator: Generator = factory()
+    return generator
