@@ -127,3 +127,53 @@ def eval_command(
     console.print(table([(name, s["overall"]) for name, s in result["systems"].items()], "system"),
                   soft_wrap=True)
     console.print(f"wrote {out}/metrics.json, {out}/questions.jsonl, {out}/report.md")
+
+
+@app.command("ask")
+def ask_command(
+    question: Annotated[str, typer.Argument(help="The question, in Chinese or English.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    industry: Annotated[Optional[str], typer.Option("--industry", help="Only evidence for this industry.")] = None,
+    doc_id: Annotated[Optional[str], typer.Option("--doc", help="Only evidence from this document id.")] = None,
+    index_dir: IndexDir = None,
+) -> None:
+    """Answer a question, citing the clauses it rests on."""
+    from assistant.retrieve import Filters
+
+    settings = settings_with(index_dir)
+    filters = Filters(industry=industry, doc_id=doc_id) if industry or doc_id else None
+    try:
+        answer = runtime.open_assistant(settings).ask(question, filters)
+    except EnvqaError as error:
+        fail(error)
+        return
+    if as_json:
+        typer.echo(answer.model_dump_json(indent=2))
+        return
+    out = Console()
+    style = "green" if answer.status == "answered" else "yellow"
+    out.print(f"[bold {style}]{answer.status}[/bold {style}]")
+    out.print(answer.answer, highlight=False)
+    for cited in answer.citations:
+        out.print(f"\n[bold][{cited.n}][/bold] [cyan]{cited.doc_title}[/cyan] [dim]{cited.section}[/dim]")
+        out.print(f"    「{cited.quote}」", highlight=False)
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[Optional[str], typer.Option("--host", help="Address [default: 127.0.0.1].")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port [default: 8000].")] = None,
+    index_dir: IndexDir = None,
+) -> None:
+    """Serve the JSON API, the chat page and the chat-app callbacks."""
+    import uvicorn
+
+    from assistant.api import create_app
+
+    settings = settings_with(index_dir)
+    try:
+        runtime.open_retriever(settings)  # fail here, with a clear message, rather than in a worker
+    except EnvqaError as error:
+        fail(error)
+        return
+    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port)

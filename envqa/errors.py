@@ -41,3 +41,13 @@ class NotFound(EnvqaError):
 class BadRequest(EnvqaError):
     status = 400
     code = "bad_request"
+
+
+class QuestionTooLong(EnvqaError):
+    status = 413
+    code = "question_too_long"
+
+
+class BodyTooLarge(EnvqaError):
+    status = 413
+    code = "body_too_large"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from typing import Any
 
+from assistant.answer import Assistant
+from assistant.generate import load_generator
 from assistant.retrieve import Retriever
 from envqa.settings import Settings
 from index import BuildReport, Embedder, EmbeddingCache, ingest, load, make_embedder
@@ -43,15 +45,25 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retr
     return Retriever(index, embedder, settings.retrieval.fusion, settings.retrieval.candidates)
 
 
+def open_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
+    """The configured index, embedder and answer generator, loaded once."""
+    generator = load_generator(settings.answer.generator, base_url=settings.llm.base_url,
+                               model=settings.llm.model, api_key=settings.llm.api_key,
+                               timeout_s=settings.llm.timeout_s)
+    return Assistant(open_retriever(settings, embedder), generator)
+
+
 def run_eval(settings: Settings, questions_path: Path, out_dir: Path, baseline: bool = False, k: int = 10,
              ablate: bool = False,
              progress: Callable[[str, int], None] = lambda system, total: None,
              step: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Evaluate envqa's retrieval (and the LangChain baselines) on a question set; write the report."""
-    from eval.run import EnvqaSystem, Run, System, ablations, load_questions, run_system, write_outputs
+    from eval.run import (EnvqaSystem, Run, System, ablations, load_questions, run_answers, run_system,
+                          write_outputs)
 
     questions = load_questions(questions_path)
-    retriever = open_retriever(settings)
+    assistant = open_assistant(settings)
+    retriever = assistant.retriever
     envqa = EnvqaSystem(retriever, retriever.index.manifest.get("build_seconds", 0.0))
     systems: list[System] = [envqa, *(ablations(envqa) if ablate else [])]
     if baseline:
@@ -64,4 +76,6 @@ def run_eval(settings: Settings, questions_path: Path, out_dir: Path, baseline: 
     for system in systems:
         progress(system.name, len(questions))
         run_system(system, questions, k, run, step)
+    progress("answers", len(questions))
+    run_answers(assistant, questions, run, step)
     return write_outputs(run, out_dir)

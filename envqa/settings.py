@@ -38,6 +38,26 @@ class RetrievalSettings(Section):
     candidates: int = Field(50, ge=5, description="Candidates each retriever contributes before fusion.")
 
 
+class ApiSettings(Section):
+    host: str = Field("127.0.0.1", description="Address `envqa serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `envqa serve` listens on.")
+    max_question_chars: int = Field(500, ge=10, description="Longer questions are refused with 413.")
+    max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies are refused with 413.")
+    rate_limit: str = Field("120/minute", description="Per-client limit on /api/chat and /api/search "
+                            "(slowapi syntax); empty turns it off.")
+
+
+class AnswerSettings(Section):
+    generator: str = Field("extractive", description="'extractive', 'llm', or 'module:Factory'.")
+
+
+class LlmSettings(Section):
+    base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1.")
+    model: str = Field("gpt-4o-mini", description="Model name sent to the endpoint.")
+    api_key: str = Field("", description="API key for the endpoint, if it needs one.")
+    timeout_s: float = Field(20.0, gt=0, description="Seconds to wait for the endpoint.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENVQA_",
@@ -50,3 +70,6 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    api: ApiSettings = ApiSettings()
+    answer: AnswerSettings = AnswerSettings()
+    llm: LlmSettings = LlmSettings()

@@ -97,3 +97,62 @@ def system_metrics(outcomes: Sequence[Outcome]) -> dict[str, object]:
         "by_type": {name: summarise(items) for name, items in group(outcomes, "qtype").items()},
         "by_lang": {name: summarise(items) for name, items in group(outcomes, "lang").items()},
     }
+
+
+FACT = re.compile(r"\d+(?:\.\d+)?")
+
+
+def facts(points: Sequence[str]) -> list[str]:
+    """Numbers, years and identifiers a correct answer must contain, from the reviewer's answer points."""
+    from ingest.identifiers import find_identifiers
+
+    found: list[str] = []
+    for point in points:
+        identifiers = find_identifiers(point)
+        found += [normalise(i) for i in identifiers]
+        rest = point
+        for identifier in identifiers:
+            rest = rest.replace(identifier, " ")
+        found += [n for n in FACT.findall(normalise(rest)) if not re.fullmatch(r"0+", n)]
+    return list(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """One question answered by the assistant."""
+
+    qid: str
+    qtype: str
+    lang: str
+    evidence: tuple[str, ...]
+    facts: tuple[str, ...]
+    answer: str
+    answered: bool
+    quotes: tuple[str, ...]
+    fabricated: int
+    latency_ms: float
+
+
+def answer_scores(outcomes: Sequence[AnswerOutcome]) -> dict[str, float]:
+    """Citation recall, fact coverage, refusal rates, fabricated quotes and chat latency."""
+    answerable = [o for o in outcomes if o.evidence]
+    unanswerable = [o for o in outcomes if not o.evidence]
+    with_facts = [o for o in answerable if o.facts]
+
+    def mean(values: list[float]) -> float:
+        return round(float(np.mean(values)), 4) if values else 0.0
+
+    latencies = [o.latency_ms for o in outcomes]
+    return {
+        "citation_recall": mean([recall_at(o.evidence, o.quotes, len(o.quotes)) if o.quotes else 0.0
+                                 for o in answerable]),
+        "fact_coverage": mean([sum(f in normalise(o.answer) for f in o.facts) / len(o.facts) for o in with_facts]),
+        "refusal_rate_out_of_scope": mean([0.0 if o.answered else 1.0 for o in unanswerable]),
+        "false_refusal_rate": mean([0.0 if o.answered else 1.0 for o in answerable]),
+        "fabricated_quotes": float(sum(o.fabricated for o in outcomes)),
+        "quotes": float(sum(len(o.quotes) for o in outcomes)),
+        "chat_latency_ms_p50": round(percentile(latencies, 50), 2),
+        "chat_latency_ms_p95": round(percentile(latencies, 95), 2),
+        "n": len(outcomes),
+        "n_out_of_scope": len(unanswerable),
+    }

@@ -49,6 +49,30 @@ def ablation_table(metrics: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+ANSWER_ROWS = (
+    ("citation_recall", "citation recall (evidence strings inside the cited quotes)"),
+    ("fact_coverage", "fact coverage (numbers, years, identifiers of the answer points in the answer)"),
+    ("refusal_rate_out_of_scope", "out-of-scope questions refused"),
+    ("false_refusal_rate", "answerable questions refused"),
+    ("fabricated_quotes", "fabricated quotes (not found in their document)"),
+    ("quotes", "quotes cited in all"),
+    ("chat_latency_ms_p50", "answer latency p50 (ms)"),
+    ("chat_latency_ms_p95", "answer latency p95 (ms)"),
+)
+
+
+def answers_table(metrics: dict[str, Any]) -> list[str]:
+    scores = metrics["systems"].get("envqa", {}).get("answers")
+    if not scores:
+        return []
+    lines = ["## Answers", "", f"envqa's answer function on {scores['n']} questions "
+             f"({scores['n_out_of_scope']} out of scope).", "", "| metric | value |", "|---|---|"]
+    for key, label in ANSWER_ROWS:
+        value = scores[key]
+        lines.append(f"| {label} | {int(value) if key in ('fabricated_quotes', 'quotes') else f'{value:.3f}'} |")
+    return lines + [""]
+
+
 def render(metrics: dict[str, Any]) -> str:
     ablations = ablation_table(metrics)
     systems = main_systems(metrics)
@@ -66,6 +90,7 @@ def render(metrics: dict[str, Any]) -> str:
         groups = sorted({g for s in systems.values() for g in s[key]})
         rows = [(f"{g} · {name}", s[key][g]) for g in groups for name, s in systems.items() if g in s[key]]
         parts += [table(rows, "group · system"), ""]
+    parts += answers_table(metrics)
     parts += ablations
     parts += ["![recall@k per system and type](recall.png)", ""]
     return "\n".join(parts)

@@ -13,7 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.retrieve import Retriever
 from envqa.errors import BadRequest
-from eval.metrics import Outcome, system_metrics
+from assistant.answer import Assistant
+from assistant.compose import squash
+from assistant.types import Citation
+from eval.metrics import AnswerOutcome, Outcome, answer_scores, facts, system_metrics
+from ingest.types import Document
 
 
 class Question(BaseModel):
@@ -92,6 +96,35 @@ class Run:
     outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     build_s: dict[str, float] = field(default_factory=dict)
+    answers: list[AnswerOutcome] = field(default_factory=list)
+    answer_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def fabricated(citation: Citation, documents: dict[str, Document]) -> bool:
+    """A quote is genuine if it stands in its document: contiguously, or exactly at its spans."""
+    document = documents.get(citation.doc_id)
+    if document is None:
+        return True
+    quote = squash(citation.quote)
+    at_spans = squash("".join(document.text[a:b] for a, b in citation.spans))
+    return not quote or (quote not in squash(document.text) and quote != at_spans)
+
+
+def run_answers(assistant: Assistant, questions: Sequence[Question], run: Run,
+                progress: Callable[[], None] = lambda: None) -> None:
+    """Every question through the answer function, the same one /api/chat calls."""
+    documents = assistant.retriever.index.documents
+    for question in questions:
+        started = time.perf_counter()
+        answer = assistant.ask(question.question)
+        latency = (time.perf_counter() - started) * 1000
+        run.answers.append(AnswerOutcome(
+            question.id, question.type, question.lang, tuple(question.evidence), tuple(facts(question.answer_points)),
+            answer.answer, answer.status == "answered", tuple(c.quote for c in answer.citations),
+            sum(fabricated(c, documents) for c in answer.citations), latency))
+        run.answer_rows.append({"id": question.id, "type": question.type, "question": question.question,
+                                "answer_points": question.answer_points, **answer.model_dump()})
+        progress()
 
 
 def run_system(system: System, questions: Sequence[Question], k: int, run: Run,
@@ -113,8 +146,11 @@ def run_system(system: System, questions: Sequence[Question], k: int, run: Run,
 
 
 def metrics(run: Run) -> dict[str, Any]:
-    return {"systems": {name: {**system_metrics(outcomes), "build_s": run.build_s[name]}
-                        for name, outcomes in run.outcomes.items()}}
+    result: dict[str, Any] = {"systems": {name: {**system_metrics(outcomes), "build_s": run.build_s[name]}
+                                          for name, outcomes in run.outcomes.items()}}
+    if run.answers and "envqa" in result["systems"]:
+        result["systems"]["envqa"]["answers"] = answer_scores(run.answers)
+    return result
 
 
 def write_outputs(run: Run, out_dir: Path) -> dict[str, Any]:
@@ -126,5 +162,9 @@ def write_outputs(run: Run, out_dir: Path) -> dict[str, Any]:
     with open(out_dir / "questions.jsonl", "w", encoding="utf-8") as out:
         for row in run.rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if run.answer_rows:
+        with open(out_dir / "answers.jsonl", "w", encoding="utf-8") as out:
+            for row in run.answer_rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
     write_report(result, run, out_dir)
     return result

@@ -1,0 +1,202 @@
+"""The HTTP service: JSON API, health check, and one error shape for every failure."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from slowapi import Limiter
+from slowapi.errors import RateLimitExceeded
+from slowapi.middleware import SlowAPIMiddleware
+from slowapi.util import get_remote_address
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.answer import Assistant
+from assistant.retrieve import Filters, SearchHit
+from assistant.types import Answer
+from envqa.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
+from envqa.settings import Settings
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, description="The question, in Chinese or English.")
+    filters: Filters | None = Field(None, description="Restrict evidence to an industry or a document.")
+
+    @field_validator("question")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question is empty")
+        return value.strip()
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchHit]
+
+
+class DocumentInfo(BaseModel):
+    doc_id: str = Field(description="Document id.")
+    title: str = Field(description="Title.")
+    title_en: str | None = Field(None, description="English title, if the document gives one.")
+    source: str = Field(description="File name it was read from.")
+    pages: int | None = Field(None, description="PDF page count, if a PDF.")
+    chunk_count: int = Field(description="Chunks indexed from it.")
+    industries: list[str] = Field(description="Industries its chunks concern, most frequent first.")
+    chars: int = Field(description="Length of its text.")
+
+
+class DocumentText(DocumentInfo):
+    text: str = Field(description="The document text; citation spans are offsets into it.")
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+
+
+class Health(BaseModel):
+    status: str
+    index_loaded: bool
+    chunk_count: int
+    documents: int
+    embedder: str
+    generator: str
+
+
+def error_body(status: int, code: str, message: str, hint: str = "") -> JSONResponse:
+    """The one error shape: {"error": {"status", "code", "message", "hint"}}."""
+    return JSONResponse({"error": {"status": status, "code": code, "message": message, "hint": hint}},
+                        status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(EnvqaError)
+    async def envqa_error(request: Request, exc: EnvqaError) -> JSONResponse:
+        return error_body(exc.status, exc.code, exc.message, exc.hint)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return error_body(422, "invalid_request", f"{where}: {first.get('msg', 'invalid request')}".strip(": "),
+                          "see the request schema at /docs")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_body(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(RateLimitExceeded)
+    async def limited(request: Request, exc: RateLimitExceeded) -> JSONResponse:
+        return error_body(429, "rate_limited", f"too many requests ({exc.detail})", "wait a moment and retry")
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        return error_body(500, "internal_error", "the server failed to handle this request",
+                          "the server log has the details")
+
+
+def body_limit(max_bytes: int) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """Refuse bodies larger than `max_bytes` before reading them (by their declared length)."""
+
+    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            error = BodyTooLarge(f"request body of {declared} bytes exceeds {max_bytes}",
+                                 hint="send a shorter question")
+            return error_body(error.status, error.code, error.message, error.hint)
+        return await call_next(request)
+
+    return middleware
+
+
+def document_info(assistant: Assistant) -> dict[str, DocumentInfo]:
+    index = assistant.retriever.index
+    counts: dict[str, dict[str, int]] = {}
+    chunks: dict[str, int] = {}
+    for chunk in index.chunks:
+        chunks[chunk.doc_id] = chunks.get(chunk.doc_id, 0) + 1
+        for industry in chunk.industries:
+            tally = counts.setdefault(chunk.doc_id, {})
+            tally[industry] = tally.get(industry, 0) + 1
+    return {
+        doc_id: DocumentInfo(
+            doc_id=doc_id, title=document.title, title_en=document.title_en, source=document.source,
+            pages=len(document.page_starts) if document.page_starts else None,
+            chunk_count=chunks.get(doc_id, 0), chars=len(document.text),
+            industries=sorted(counts.get(doc_id, {}), key=lambda i: -counts[doc_id][i]),
+        )
+        for doc_id, document in index.documents.items()
+    }
+
+
+def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
+    """The service; the index, embedder and generator load once, at start-up."""
+    from envqa import runtime
+
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = assistant or runtime.open_assistant(settings)
+        state["assistant"] = loaded
+        state["documents"] = document_info(loaded)
+        yield
+        state.clear()
+
+    app = FastAPI(title="envqa", version="0.1.0", lifespan=lifespan,
+                  description="Answers environmental-compliance questions from policy documents, "
+                              "citing the exact clause.")
+    limits = [settings.api.rate_limit] if settings.api.rate_limit else []
+    limiter = Limiter(key_func=get_remote_address, default_limits=limits, enabled=bool(limits))
+    app.state.limiter = limiter
+    app.add_middleware(SlowAPIMiddleware)
+    app.middleware("http")(body_limit(settings.api.max_body_bytes))
+    install_error_handlers(app)
+
+    def current() -> Assistant:
+        loaded: Assistant = state["assistant"]
+        return loaded
+
+    @app.post("/api/chat", response_model=Answer, summary="Answer a question with cited clauses")
+    def chat(request: Request, body: ChatRequest) -> Answer:
+        if len(body.question) > settings.api.max_question_chars:
+            raise QuestionTooLong(f"question has {len(body.question)} characters; the limit is "
+                                  f"{settings.api.max_question_chars}", hint="ask a shorter question")
+        return current().ask(body.question, body.filters)
+
+    @app.get("/api/search", response_model=SearchResponse, summary="Hybrid search over clauses")
+    def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
+               k: Annotated[int, Query(ge=1, le=100)] = 10,
+               industry: str | None = None, doc_id: str | None = None) -> SearchResponse:
+        filters = Filters(industry=industry, doc_id=doc_id) if industry or doc_id else None
+        return SearchResponse(results=current().retriever.search(q, k=k, filters=filters))
+
+    @app.get("/api/documents", response_model=DocumentList, summary="What the index holds")
+    @limiter.exempt
+    def documents(request: Request) -> DocumentList:
+        return DocumentList(documents=list(state["documents"].values()))
+
+    @app.get("/api/documents/{doc_id}", response_model=DocumentText, summary="A document and its text")
+    @limiter.exempt
+    def document(request: Request, doc_id: str) -> DocumentText:
+        info = state["documents"].get(doc_id)
+        if info is None:
+            raise NotFound(f"no document '{doc_id}'", hint="GET /api/documents lists them")
+        text = current().retriever.index.documents[doc_id].text
+        return DocumentText(**info.model_dump(), text=text)
+
+    @app.get("/healthz", response_model=Health, summary="Liveness and what is loaded")
+    @limiter.exempt
+    def healthz(request: Request) -> Health:
+        loaded = current()
+        return Health(status="ok", index_loaded=True, chunk_count=len(loaded.retriever.index.chunks),
+                      documents=len(loaded.retriever.index.documents), embedder=loaded.retriever.embedder.id,
+                      generator=loaded.generator.name)
+
+    return app
