@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test index install eval clean
+.PHONY: run test index install eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ index: install
 	$(BIN)/envqa ingest
 
 run: index
-	@echo "Index ready. Try:  $(BIN)/envqa search \"GB 13456-2012\""
+	$(BIN)/envqa serve --host 127.0.0.1 --port 8000
+
+bench: index
+	$(BIN)/envqa bench --url http://127.0.0.1:8000 --requests 2000 --concurrency 32
 
 test: install
 	$(BIN)/python -m pytest

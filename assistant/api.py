@@ -12,10 +12,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
-from slowapi.middleware import SlowAPIMiddleware
+from slowapi.middleware import SlowAPIASGIMiddleware
 from slowapi.util import get_remote_address
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant import web, wechat
 from assistant.answer import Assistant
 from assistant.retrieve import Filters, SearchHit
 from assistant.types import Answer
@@ -155,7 +156,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     limits = [settings.api.rate_limit] if settings.api.rate_limit else []
     limiter = Limiter(key_func=get_remote_address, default_limits=limits, enabled=bool(limits))
     app.state.limiter = limiter
-    app.add_middleware(SlowAPIMiddleware)
+    app.add_middleware(SlowAPIASGIMiddleware)
     app.middleware("http")(body_limit(settings.api.max_body_bytes))
     install_error_handlers(app)
 
@@ -190,6 +191,9 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
             raise NotFound(f"no document '{doc_id}'", hint="GET /api/documents lists them")
         text = current().retriever.index.documents[doc_id].text
         return DocumentText(**info.model_dump(), text=text)
+
+    app.include_router(wechat.router(settings, current))
+    app.include_router(web.router(settings))
 
     @app.get("/healthz", response_model=Health, summary="Liveness and what is loaded")
     @limiter.exempt

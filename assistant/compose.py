@@ -21,6 +21,7 @@ from ingest.types import Document, Span
 MAX_CITATIONS = 5
 MAX_QUOTE_CHARS = 300
 MIN_SENTENCE_CHARS = 8
+SHORT_SENTENCE_CHARS = 20
 SELECT_RATIO = 0.8  # statements scoring below this share of the best are left out
 WHITESPACE = re.compile(r"\s+")
 NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万]+(?:个|项|条|大|类|种|章)")
@@ -74,7 +75,15 @@ def prose_units(rank: int, hit: SearchHit, document: Document) -> list[Unit]:
     bounds = [(a if i == 0 else bounds[i - 1][1], b) for i, (a, b) in enumerate(bounds)]
     if not bounds or bounds[-1][1] < len(hit.text):
         bounds.append((bounds[-1][1] if bounds else 0, len(hit.text)))
+    merged: list[tuple[int, int]] = []
     for a, b in bounds:
+        # A fragment such as "具体分析过程请见附件 5.7。" belongs with the sentence before it.
+        if merged and len(squash(hit.text[a:b])) < SHORT_SENTENCE_CHARS \
+                and b - merged[-1][0] <= MAX_QUOTE_CHARS:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    for a, b in merged:
         raw = hit.text[a:b]
         lead = len(raw) - len(raw.lstrip())
         a, b = a + lead, a + len(raw.rstrip())
@@ -147,6 +156,15 @@ def units_for(hits: Sequence[SearchHit], documents: dict[str, Document]) -> list
     return units
 
 
+# Words of the question itself, not of its subject; a statement need not contain them.
+QUESTION_WORDS = frozenset("意思 常说 具体 情况 怎样 有何 几个 哪几个 如何 怎么 请问 是否 有没有 可以 能否 "
+                           "需要 应该 应当 属于 主要 目前 现在 我们 我 厂 公司 企业".split())
+
+
+def content_terms(tokens: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in tokens if t not in QUESTION_WORDS))
+
+
 def term_weight(term: str) -> float:
     return float(min(len(term), 4))
 
@@ -157,7 +175,9 @@ def unit_score(unit: Unit, terms: Sequence[str], analysis: QueryAnalysis) -> flo
     context = f"{unit.hit.section} {unit.hit.doc_title}".lower()
     total = sum(term_weight(t) for t in terms) or 1.0
     found = sum(term_weight(t) * (1.0 if t in text else 0.3 if t in context else 0.0) for t in terms)
-    score = found / total + 0.3 / (1 + unit.rank)
+    score = found / total + 0.1 / (1 + unit.rank)
+    if analysis.doc_hints and any(hint in unit.hit.doc_title for hint in analysis.doc_hints):
+        score += 0.15
     if "numeric" in analysis.kinds and NUMBER.search(unit.statement):
         score += 0.15
     if ("standard" in analysis.kinds or "which_document" in analysis.kinds) \
@@ -181,14 +201,14 @@ def select(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: object,
            limit: int = MAX_CITATIONS) -> list[Unit]:
     """The statements to cite, most specific first; each part of a multi-part question gets its best."""
     terms_of = tokenize if callable(tokenize) else (lambda text: [])
-    all_terms = list(dict.fromkeys(terms_of(analysis.search_text)))
+    all_terms = content_terms(terms_of(analysis.search_text))
     scored = sorted(units, key=lambda u: -unit_score(u, all_terms, analysis))
     if not scored:
         return []
     chosen: list[Unit] = []
     if analysis.language == "zh":
         for part in question_parts(analysis.text):
-            part_terms = list(dict.fromkeys(terms_of(part)))
+            part_terms = content_terms(terms_of(part))
             best = max(units, key=lambda u: unit_score(u, part_terms, analysis))
             if best not in chosen:
                 chosen.append(best)

@@ -81,13 +81,14 @@ class LLMGenerator:
                 documents: dict[str, Document]) -> tuple[str, list[Citation]] | None:
         """Keep only sentences that cite a real quote; None when nothing usable is left."""
         numbers = {c.n for c in verified(citations, documents)}
-        sentences = [s.strip() for s in re.split(r"(?<=[。！？.!?\]])\s*", reply) if s.strip()]
+        sentences = [s.strip() for s in re.split(r"(?<=[。！？])|(?<=[.!?])\s+|\n+", reply) if s.strip()]
         kept = [s for s in sentences
                 if (cited := {int(m) for m in MARKER.findall(s)}) and cited <= numbers]
         if not kept or "NO_ANSWER" in reply:
             return None
         used = {int(m) for s in kept for m in MARKER.findall(s)}
-        return " ".join(kept), [c for c in citations if c.n in used]
+        return "".join(kept) if not re.search(r"[A-Za-z]{3}", reply) else " ".join(kept), \
+            [c for c in citations if c.n in used]
 
 
 def load_generator(spec: str, **llm: Any) -> Generator:

@@ -177,3 +177,40 @@ def serve_command(
         fail(error)
         return
     uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port)
+
+
+@app.command("bench")
+def bench_command(
+    url: Annotated[str, typer.Option("--url", help="Server to drive.")] = "http://127.0.0.1:8000",
+    requests: Annotated[int, typer.Option("--requests", min=2, max=100000, help="Requests per endpoint x2.")]
+    = 2000,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Clients at once.")] = 32,
+    start: Annotated[bool, typer.Option("--start/--no-start",
+                                        help="Start a server (rate limit off) if none answers at --url.")] = True,
+) -> None:
+    """Drive a running server with a bounded load; print throughput and latency per endpoint."""
+    import asyncio
+    from urllib.parse import urlparse
+
+    from eval.bench import run_bench, server_up, start_server, table
+
+    process = None
+    if not server_up(url):
+        if not start:
+            console.print(f"[red]error:[/red] no server answers at {url}")
+            raise typer.Exit(2)
+        port = urlparse(url).port or 8000
+        console.print(f"no server at {url}; starting one (rate limit off)…")
+        process = start_server(port)
+    try:
+        console.print(f"{requests} requests per endpoint pair, {concurrency} concurrent clients, {url}")
+        results = asyncio.run(run_bench(url, requests, concurrency))
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+    typer.echo(table(results))
+
+
+if __name__ == "__main__":
+    app()

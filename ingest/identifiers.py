@@ -17,6 +17,8 @@ STANDARD = re.compile(
     rf"(\d{{1,6}}(?:\.\d{{1,3}})?)\s*[{DASH}]\s*((?:19|20)\d{{2}})"
 )
 CETS = re.compile(rf"CETS(?:\s*[{DASH}]\s*[A-Z0-9.]+)+")
+# Group (association) standards: T/CCIA 001-2020.
+GROUP_STANDARD = re.compile(rf"(?<![A-Za-z])T\s*/\s*([A-Z]{{2,10}})\s*(\d{{1,6}}(?:\.\d+)?)\s*[{DASH}]\s*((?:19|20)\d{{2}})")
 DOC_NUMBER = re.compile(
     r"([\u4e00-\u9fff]{1,12}?)\s*[〔\[［【(（]\s*((?:19|20)\d{2})\s*[〕\]］】)）]\s*第?\s*(\d{1,5})\s*号"
 )
@@ -58,6 +60,7 @@ def find_standards(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text)
     found = [normalise_standard(*m.groups()) for m in STANDARD.finditer(text)]
     found += [normalise_dashes(m.group(0)) for m in CETS.finditer(text)]
+    found += [f"T/{m.group(1)} {m.group(2)}-{m.group(3)}" for m in GROUP_STANDARD.finditer(text)]
     return found
 
 

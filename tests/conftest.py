@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from envqa import runtime
 from envqa.settings import Settings
 from index import Embedder, Index, load, make_embedder
+
+if TYPE_CHECKING:
+    from assistant.answer import Assistant
 
 DATA = Path(__file__).parent / "data"
 CORPUS = DATA / "corpus"
@@ -59,3 +63,11 @@ def built_index(settings: Settings, embedder: Embedder) -> Index:
 @pytest.fixture()
 def fresh_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def assistant(settings: Settings, built_index: Index, embedder: Embedder) -> "Assistant":
+    from assistant.answer import Assistant
+
+    loaded: Assistant = runtime.open_assistant(settings, embedder)
+    return loaded

