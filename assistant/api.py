@@ -153,7 +153,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app = FastAPI(title="envqa", version="0.1.0", lifespan=lifespan,
                   description="Answers environmental-compliance questions from policy documents, "
                               "citing the exact clause.")
-    limits = [settings.api.rate_limit] if settings.api.rate_limit else []
+    limits: list[str | Callable[..., str]] = [settings.api.rate_limit] if settings.api.rate_limit else []
     limiter = Limiter(key_func=get_remote_address, default_limits=limits, enabled=bool(limits))
     app.state.limiter = limiter
     app.add_middleware(SlowAPIASGIMiddleware)
@@ -179,12 +179,12 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         return SearchResponse(results=current().retriever.search(q, k=k, filters=filters))
 
     @app.get("/api/documents", response_model=DocumentList, summary="What the index holds")
-    @limiter.exempt
+    @limiter.exempt  # type: ignore[untyped-decorator]
     def documents(request: Request) -> DocumentList:
         return DocumentList(documents=list(state["documents"].values()))
 
     @app.get("/api/documents/{doc_id}", response_model=DocumentText, summary="A document and its text")
-    @limiter.exempt
+    @limiter.exempt  # type: ignore[untyped-decorator]
     def document(request: Request, doc_id: str) -> DocumentText:
         info = state["documents"].get(doc_id)
         if info is None:
@@ -196,7 +196,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.include_router(web.router(settings))
 
     @app.get("/healthz", response_model=Health, summary="Liveness and what is loaded")
-    @limiter.exempt
+    @limiter.exempt  # type: ignore[untyped-decorator]
     def healthz(request: Request) -> Health:
         loaded = current()
         return Health(status="ok", index_loaded=True, chunk_count=len(loaded.retriever.index.chunks),

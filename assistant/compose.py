@@ -8,7 +8,7 @@ answer leaves this module (`verified`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.query import QueryAnalysis
@@ -197,10 +197,9 @@ def question_parts(question: str) -> list[str]:
     return parts or [question]
 
 
-def select(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: object,
+def select(units: Sequence[Unit], analysis: QueryAnalysis, terms_of: Callable[[str], list[str]],
            limit: int = MAX_CITATIONS) -> list[Unit]:
     """The statements to cite, most specific first; each part of a multi-part question gets its best."""
-    terms_of = tokenize if callable(tokenize) else (lambda text: [])
     all_terms = content_terms(terms_of(analysis.search_text))
     scored = sorted(units, key=lambda u: -unit_score(u, all_terms, analysis))
     if not scored:
@@ -281,11 +280,22 @@ def lead_zh(units: Sequence[Unit], citations: Sequence[Citation], analysis: Quer
     return f"依据：{'、'.join(names)}{'（' + '，'.join(ids) + '）' if ids else ''} [{cited.n}]"
 
 
+ENGLISH_PART = re.compile(r"[A-Za-z][A-Za-z0-9 ,&()'’\-]{3,}[A-Za-z)]")
+
+
+def english_name(chinese: str) -> str:
+    """The English part of a bilingual heading ('引用建议 Citation' → 'Citation'), else the heading."""
+    match = ENGLISH_PART.search(chinese)
+    return match.group(0).strip() if match and len(match.group(0).split()) >= 1 and len(match.group(0)) >= 5 \
+        else chinese
+
+
 def render_en(units: Sequence[Unit], citations: Sequence[Citation]) -> str:
     lines = ["The documents say (quoted in the original Chinese):"]
     for unit, cited in zip(units, citations):
         title = cited.doc_title_en or cited.doc_title
-        where = f"“{title}”" + (f", section “{cited.section.split(' > ')[-1]}”" if cited.section else "")
+        section = english_name(cited.section.split(" > ")[-1]) if cited.section else ""
+        where = f"“{title}”" + (f", section “{section}”" if section else "")
         lines.append(f"{cited.n}. {where}: 「{unit.statement}」 [{cited.n}]")
     return "\n".join(lines)
 

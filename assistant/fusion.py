@@ -12,7 +12,7 @@ Two named strategies:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +70,8 @@ def keep_confident(rankings: Sequence[Ranking], margins: dict[str, float] | None
     return fused
 
 
-STRATEGIES = {"rrf": rrf, "keep_confident": keep_confident}
+STRATEGIES: dict[str, Callable[[Sequence[Ranking]], dict[int, float]]] = {
+    "rrf": rrf, "keep_confident": keep_confident}
 
 
 def fuse(strategy: str, rankings: Sequence[Ranking]) -> list[tuple[int, float]]:

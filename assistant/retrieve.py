@@ -137,8 +137,8 @@ class Retriever:
 
     def sparse_ranking(self, query: str) -> Ranking:
         scores = self.index.sparse.scores(query)
-        order = np.argsort(-scores, kind="stable")[: self.candidates]
-        order = [int(p) for p in order if scores[p] > 0]
+        best = np.argsort(-scores, kind="stable")[: self.candidates]
+        order = [int(p) for p in best if scores[p] > 0]
         return Ranking("bm25", order, [float(scores[p]) for p in order])
 
     def candidates_for(self, query: str) -> Candidates:

@@ -30,10 +30,10 @@ class CachedEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         vectors, _ = embed_with_cache(self.embedder, texts, self.cache, batch_size=16)
-        return vectors.tolist()
+        return [[float(x) for x in row] for row in vectors]
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed_query(text).tolist()
+        return [float(x) for x in self.embedder.embed_query(text)]
 
 
 def split(documents: Sequence[Document]) -> list[LCDocument]:

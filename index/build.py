@@ -83,7 +83,7 @@ def pipeline_fingerprint() -> str:
 
     digest = hashlib.sha256()
     for package in (ingest_package, index_package):
-        for source in sorted(Path(package.__file__).parent.glob("*.py")):
+        for source in sorted(Path(str(package.__file__)).parent.glob("*.py")):
             digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 

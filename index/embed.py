@@ -65,7 +65,7 @@ class SentenceTransformerEmbedder:
                                      hint="pip install 'envqa[st]'") from exc
         self._model: Any = SentenceTransformer(model, device="cpu", local_files_only=True)
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
+        self.dim = int(dimension() or 0)
         self.id = f"sentence-transformers:{Path(model).name or model}"
         # e5-family models expect role prefixes; other models are used as they are.
         self._prefixes = ("query: ", "passage: ") if "e5" in model.lower() else ("", "")

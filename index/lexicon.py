@@ -219,8 +219,8 @@ def build_lexicon(vocabulary: Counter[str], entries: Iterable[dict[str, object]]
         word = str(entry["simplified"])
         if len(word) < 2 or word not in vocabulary:
             continue
-        definitions = entry.get("definitions") or []
-        for rank, raw in enumerate(definitions):  # type: ignore[arg-type]
+        definitions: list[object] = list(entry.get("definitions") or [])  # type: ignore[call-overload]
+        for rank, raw in enumerate(definitions):
             gloss = normalise_gloss(str(raw))
             if gloss is None or gloss in STOPWORDS:
                 continue
