@@ -87,7 +87,7 @@ def render(metrics: dict[str, Any]) -> str:
     parts += [f"Build time (with the embedding cache warm where it exists): {build}.", ""]
     for key, title in (("by_lang", "By language"), ("by_type", "By question type")):
         parts += [f"## {title}", ""]
-        groups = sorted({g for s in systems.values() for g in s[key]})
+        groups = sorted({g for s in systems.values() for g in s[key] if s[key][g]["n"]})
         rows = [(f"{g} · {name}", s[key][g]) for g in groups for name, s in systems.items() if g in s[key]]
         parts += [table(rows, "group · system"), ""]
     parts += answers_table(metrics)
