@@ -128,12 +128,17 @@ def test_rate_limit(settings: Settings, assistant: Assistant) -> None:
         assert client.get("/healthz").status_code == 200
 
 
+def with_llm(settings: Settings, url: str) -> Settings:
+    configured = settings.model_copy(deep=True)
+    configured.answer.generator = "llm"
+    configured.llm.base_url = url
+    return configured
+
+
 def test_llm_generator_through_an_openai_compatible_endpoint(settings: Settings, embedder: Embedder,
                                                              built_index: Index) -> None:
     with fake_llm("钢铁行业执行《钢铁工业水污染物排放标准》(GB 13456-2012)[1]。这是编造的[9]。") as (url, received):
-        configured = settings.model_copy(deep=True)
-        configured.answer.generator = "llm"
-        configured.llm.base_url = url
+        configured = with_llm(settings, url)
         with TestClient(create_app(configured, runtime.open_assistant(configured, embedder))) as client:
             answer = client.post("/api/chat", json={"question": ANSWERABLE}).json()
             assert client.get("/healthz").json()["generator"] == "llm"
@@ -146,10 +151,7 @@ def test_llm_generator_through_an_openai_compatible_endpoint(settings: Settings,
 def test_llm_reply_without_citations_falls_back_to_extractive(settings: Settings, embedder: Embedder,
                                                               built_index: Index) -> None:
     with fake_llm("我认为应该执行国家标准。") as (url, _):
-        configured = settings.model_copy(deep=True)
-        configured.answer.generator = "llm"
-        configured.llm.base_url = url
-        answer = runtime.open_assistant(configured, embedder).ask(ANSWERABLE)
+        answer = runtime.open_assistant(with_llm(settings, url), embedder).ask(ANSWERABLE)
     assert answer.status == "answered" and "我认为" not in answer.answer
     assert re.search(r"\[1\]", answer.answer)
 
