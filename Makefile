@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test index install eval bench clean
+.PHONY: run test index install browser eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,19 @@ run: index
 bench: index
 	$(BIN)/envqa bench --url http://127.0.0.1:8000 --requests 2000 --concurrency 32
 
-test: install
+# The browser tests drive Debian's Chromium (Playwright's own browser download needs the internet)
+# and need a CJK font to render the page; installed only when missing, where apt-get can.
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-zenhei; \
+		else \
+			echo "$(CHROMIUM) is missing and cannot be installed here (needs root and apt-get):" \
+			     "the browser tests will be skipped"; \
+		fi; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest
 
 clean:
