@@ -1,15 +1,582 @@
-"""WeChat Official Account and WeCom callbacks (see the README section on connecting them)."""
+"""WeChat Official Account and WeCom callbacks (see the README section on connecting them).
+
+Both platforms POST every message a user sends to our URL and wait five seconds for the reply; with
+none by then they drop the connection and retry, three times in all. So an answer goes back in the
+reply itself only when it is ready within `reply_timeout_s` and fits in one message; otherwise the
+callback is acknowledged at once and the answer is pushed through the platform's message API when
+it is ready. A bounded, expiring record of the messages already taken makes sure that a retry never
+starts a second answer.
+
+Signatures, AES and reply XML are wechatpy's; bodies pass defusedxml before wechatpy sees them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import json
+import logging
+import re
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import ExpatError
 
-from fastapi import APIRouter
+import anyio.to_thread
+import httpx
+import wechatpy
+from defusedxml.ElementTree import fromstring as parse_untrusted_xml
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from wechatpy import enterprise
+from wechatpy.crypto import WeChatCrypto as MpCrypto
+from wechatpy.enterprise.crypto import WeChatCrypto as WecomCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.enterprise.replies import TextReply as WecomTextReply
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply as MpTextReply
+from wechatpy.utils import check_signature
 
 from assistant.answer import Assistant
-from envqa.settings import Settings
+from assistant.types import Answer, Citation
+from envqa.errors import BadRequest, Forbidden, NotFound, PlatformError
+from envqa.settings import Settings, WechatSettings, WecomSettings
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 2048
+"""Both platforms cut a text message (passive reply or pushed) at 2048 bytes of UTF-8."""
+MAX_BODY_BYTES = 32 * 1024
+"""A callback body is a few hundred bytes; anything near this size is not from the platform."""
+DEDUPE_TTL_S = 300.0
+"""The platforms retry within about 15 seconds, so five minutes covers every retry with room to spare."""
+DEDUPE_MAX = 10_000
+TOKEN_MARGIN_S = 300.0
+"""Renew a token this long (at most a tenth of its lifetime) before it expires, never while a push carries it."""
+PLATFORM_TIMEOUT_S = 10.0
+SHUTDOWN_GRACE_S = 30.0
+STALE_TOKEN = {40001, 40014, 42001}
+"""errcodes saying the access_token is invalid or expired (e.g. revoked by a fetch elsewhere)."""
+
+MP_ACK = "success"
+WECOM_ACK = ""
+"""The Official Account asks for `success`; WeCom documents an empty body as "no reply, do not retry"."""
+
+SOURCES = {"zh": "来源：", "en": "Sources:"}
+SHORT_TITLE_CHARS = 24
+SHORT_SECTION_CHARS = 20
+WELCOME = (
+    "您好！我是环保合规问答助手，根据收录的法规、排放标准和政策文件回答环境合规问题，并注明依据的条款。\n"
+    "直接发送文字问题即可，例如：\n"
+    "1. 钢铁行业水污染物排放执行什么标准？\n"
+    "2. 焦化企业超低排放改造依据哪个文件？\n"
+    "English questions are welcome too."
+)
+TEXT_ONLY = (
+    "目前只能回答文字问题，请直接输入您的问题，例如：钢铁行业水污染物排放执行什么标准？\n"
+    "Please send your question as text."
+)
+TOO_LONG = "问题太长了，请控制在 {limit} 字以内。\nPlease ask in at most {limit} characters."
+
+SENTENCE_END = re.compile(r"(?<=[。！？])|(?<=[!?])(?=\s)|(?<=\D\.)(?=\s)")
+"""A full stop after a digit is taken for a list number ("1. "), not for the end of a sentence."""
+NOT_XML_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+# Chat formatting
+
+
+def chat_text(answer: Answer) -> str:
+    """The answer as chat text: WeChat shows no markdown or links, so the sources follow as a numbered list."""
+    if answer.status == "no_evidence" or not answer.citations:
+        return answer.answer
+    sources = "\n".join(source_lines(answer.citations))
+    return f"{answer.answer.rstrip()}\n\n{SOURCES[answer.language]}\n{sources}"
+
+
+def source_lines(citations: Sequence[Citation]) -> list[str]:
+    """One line per source; quotes from the same section share a line ("[1][2] title · section")."""
+    numbers: dict[str, list[int]] = {}
+    for citation in citations:
+        numbers.setdefault(source_label(citation), []).append(citation.n)
+    return ["".join(f"[{n}]" for n in ns) + f" {label}" for label, ns in numbers.items()]
+
+
+def source_label(citation: Citation) -> str:
+    """Short title and innermost section: full titles and section paths would crowd a phone screen."""
+    title = shorten(citation.doc_title.strip("《》 "), SHORT_TITLE_CHARS)
+    section = citation.section.rsplit(" > ", 1)[-1].strip()
+    return f"{title} · {shorten(section, SHORT_SECTION_CHARS)}" if section else title
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_BYTES) -> list[str]:
+    """Parts of at most `limit` UTF-8 bytes, each holding as many whole lines as fit.
+
+    A line longer than `limit` is cut after a sentence, and a sentence longer than `limit` after
+    the last whole character that fits, so no multi-byte character is split between messages.
+    """
+    if limit < 4:
+        raise ValueError("limit must hold a 4-byte character")
+    parts: list[str] = []
+    current = ""
+    for piece in pieces(text, limit):
+        if utf8_len(current) + utf8_len(piece) > limit:
+            parts.append(current)
+            current = ""
+        current += piece
+    parts.append(current)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def pieces(text: str, limit: int) -> Iterator[str]:
+    """The text in order, in the largest units of at most `limit` bytes: lines, sentences, characters."""
+    for line in text.splitlines(keepends=True):
+        if utf8_len(line) <= limit:
+            yield line
+            continue
+        for sentence in SENTENCE_END.split(line):
+            while utf8_len(sentence) > limit:
+                head = sentence.encode()[:limit].decode("utf-8", errors="ignore")
+                yield head
+                sentence = sentence[len(head):]
+            yield sentence
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode())
+
+
+def xml_safe(text: str) -> str:
+    """Text that survives wechatpy's CDATA reply template: it neither escapes `]]>` nor drops control characters."""
+    return NOT_XML_CHARS.sub("", text).replace("]]>", "]]]]><![CDATA[>")
+
+
+# De-duplication and the access token
+
+
+@dataclass
+class Delivery:
+    """One message taken: when, and the passive reply sent for it (None while computing or when pushed)."""
+
+    at: float
+    reply: str | None = None
+
+
+class Dedupe:
+    """Messages already taken, so that a retry is acknowledged (or given the same reply), never answered again.
+
+    Bounded (the oldest is forgotten first) and expiring, so memory stays small under any load.
+    """
+
+    def __init__(self, ttl_s: float = DEDUPE_TTL_S, max_entries: int = DEDUPE_MAX,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, Delivery] = OrderedDict()
+
+    def claim(self, key: str) -> tuple[Delivery, bool]:
+        """The message's delivery record, and whether this is its first arrival."""
+        now = self._clock()
+        while self._entries and next(iter(self._entries.values())).at <= now - self._ttl_s:
+            self._entries.popitem(last=False)
+        if key in self._entries:
+            return self._entries[key], False
+        delivery = self._entries[key] = Delivery(now)
+        if len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+        return delivery, True
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class AccessToken:
+    """The access_token every push needs, reused until shortly before it expires.
+
+    Both platforms cap token fetches per day, and a fresh Official Account token retires the old
+    one, so one cached token serves every push; concurrent pushes wait for the same fetch.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._value: str | None = None
+        self._renew_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> str:
+        async with self._lock:
+            if self._value is None or self._clock() >= self._renew_at:
+                value, expires_in = await self._fetch()
+                margin = min(TOKEN_MARGIN_S, expires_in / 10)
+                self._value, self._renew_at = value, self._clock() + expires_in - margin
+            return self._value
+
+    def invalidate(self) -> None:
+        self._value = None
+
+
+# The platforms' message APIs
+
+
+class StaleToken(PlatformError):
+    """The platform no longer accepts the cached access_token."""
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """Where a platform hands out tokens and takes text messages, and what each message must carry."""
+
+    token_path: str
+    token_params: dict[str, str]
+    send_path: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def mp_spec(config: WechatSettings) -> PlatformSpec:
+    return PlatformSpec("/cgi-bin/token",
+                        {"grant_type": "client_credential", "appid": config.app_id, "secret": config.app_secret},
+                        "/cgi-bin/message/custom/send")
+
+
+def wecom_spec(config: WecomSettings) -> PlatformSpec:
+    return PlatformSpec("/cgi-bin/gettoken", {"corpid": config.corp_id, "corpsecret": config.secret},
+                        "/cgi-bin/message/send", {"agentid": config.agent_id})
+
+
+class PlatformApi:
+    """Pushes text to a user: the Official Account's customer-service API or WeCom's app message API."""
+
+    def __init__(self, http: httpx.AsyncClient, api_base: str, spec: PlatformSpec) -> None:
+        self.http = http
+        self.base = api_base.rstrip("/")
+        self.spec = spec
+        self.token = AccessToken(self.fetch_token)
+
+    async def fetch_token(self) -> tuple[str, float]:
+        body = await self.call("GET", self.spec.token_path, self.spec.token_params)
+        if not body.get("access_token"):
+            raise PlatformError(f"{self.spec.token_path} answered without an access_token")
+        return str(body["access_token"]), float(body.get("expires_in", 7200))
+
+    async def send(self, user: str, parts: Sequence[str]) -> None:
+        """Push the parts in order, each once the one before was accepted."""
+        for part in parts:
+            await self.send_text(user, part)
+
+    async def send_text(self, user: str, text: str) -> None:
+        payload = {"touser": user, "msgtype": "text", "text": {"content": text}, **self.spec.extra}
+        try:
+            await self.call("POST", self.spec.send_path, {"access_token": await self.token.get()}, payload)
+        except StaleToken:
+            self.token.invalidate()
+            await self.call("POST", self.spec.send_path, {"access_token": await self.token.get()}, payload)
+
+    async def call(self, method: str, path: str, params: dict[str, str],
+                   payload: dict[str, object] | None = None) -> dict[str, Any]:
+        """One API call; any failure becomes PlatformError, whose message never holds the secret or token.
+
+        JSON goes out with Chinese unescaped: the platforms have shown `\\uXXXX` escapes verbatim.
+        """
+        content = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
+        headers = {"content-type": "application/json; charset=utf-8"} if content is not None else None
+        try:
+            response = await self.http.request(method, self.base + path, params=params, content=content,
+                                               headers=headers)
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PlatformError(f"{path} failed: {type(exc).__name__}",
+                                hint="check the API base URL setting and the network") from exc
+        if not isinstance(body, dict):
+            raise PlatformError(f"{path} answered something other than a JSON object")
+        errcode = body.get("errcode", 0)
+        if errcode:
+            kind = StaleToken if errcode in STALE_TOKEN else PlatformError
+            raise kind(f"{path} answered errcode {errcode}: {body.get('errmsg', '')}",
+                       hint="check the app id and secret settings and the account's API permissions")
+        return body
+
+
+# One channel: what the two callbacks share
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """The parts of a platform message the reply depends on."""
+
+    key: str
+    user: str
+    kind: str
+    event: str
+    text: str
+    raw: Any
+
+
+def incoming(message: Any) -> Incoming:
+    """Read a wechatpy message once, so that its lazy conversions fail inside `translated()`.
+
+    Messages carry a MsgId; events do not, so an event is known by its sender and CreateTime.
+    """
+    kind = str(message.type)
+    key = f"event:{message.source}:{message.time}" if kind == "event" or not message.id else f"msg:{message.id}"
+    return Incoming(key=key, user=str(message.source), kind=kind, event=str(getattr(message, "event", "")),
+                    text=str(getattr(message, "content", "") or ""), raw=message)
+
+
+class Channel:
+    """One platform's callback: its crypto, de-duplication, the reply budget, and pushing answers that miss it.
+
+    `crypto` is the wechatpy WeChatCrypto of the platform, or None for an Official Account in
+    plaintext mode only.
+    """
+
+    def __init__(self, name: str, crypto: Any, ask: Callable[[str], Answer], budget_s: float,
+                 max_question_chars: int, make_api: Callable[[httpx.AsyncClient], PlatformApi]) -> None:
+        self.name = name
+        self.crypto = crypto
+        self.ask = ask
+        self.budget_s = budget_s
+        self.max_question_chars = max_question_chars
+        self.make_api = make_api
+        self.seen = Dedupe()
+        self.pending: set[asyncio.Task[None]] = set()
+        self.api: PlatformApi | None = None
+
+    async def reply_to(self, message: Incoming) -> str | None:
+        """The passive reply's text, or None when the callback is only acknowledged."""
+        delivery, first = self.seen.claim(message.key)
+        if first:
+            delivery.reply = await self.respond(message)
+        return delivery.reply
+
+    async def respond(self, message: Incoming) -> str | None:
+        """Text is answered; a new follower is welcomed; other events need no reply; other messages get a hint."""
+        if message.kind == "text":
+            return await self.answer(message)
+        if message.kind == "event":
+            return WELCOME if message.event.startswith("subscribe") else None
+        return TEXT_ONLY
+
+    async def answer(self, message: Incoming) -> str | None:
+        """The answer if it is ready within the budget and fits in one message; else None, and it is pushed.
+
+        `ask` is blocking, so it runs in a worker thread that keeps going after the budget is spent.
+        """
+        question = message.text.strip()
+        if not question:
+            return TEXT_ONLY
+        if len(question) > self.max_question_chars:
+            return TOO_LONG.format(limit=self.max_question_chars)
+        work = asyncio.ensure_future(anyio.to_thread.run_sync(self.ask, question))
+        await asyncio.wait({work}, timeout=self.budget_s)
+        if work.done():
+            parts = split_message(chat_text(work.result()))
+            if len(parts) == 1:
+                return parts[0]
+        self.spawn(self.push(message.user, work))
+        return None
+
+    async def push(self, user: str, work: Awaitable[Answer]) -> None:
+        if self.api is None:
+            raise PlatformError(f"{self.name}: the platform API client is not open",
+                                hint="the app's lifespan was not run")
+        await self.api.send(user, split_message(chat_text(await work)))
+
+    def spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        """Run `job` after the callback has returned, keeping a reference so it is not collected early."""
+        task = asyncio.create_task(job)
+        self.pending.add(task)
+        task.add_done_callback(self.finished)
+
+    def finished(self, task: asyncio.Task[None]) -> None:
+        self.pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s: a late answer could not be pushed", self.name, exc_info=task.exception())
+
+    def open(self, http: httpx.AsyncClient) -> None:
+        self.api = self.make_api(http)
+
+    async def close(self) -> None:
+        """Let answers still being written reach their users before the HTTP client closes (bounded)."""
+        if self.pending:
+            _, stuck = await asyncio.wait(set(self.pending), timeout=SHUTDOWN_GRACE_S)
+            for task in stuck:
+                task.cancel()
+        self.api = None
+
+
+# Requests: size, XML safety, signatures
+
+
+async def read_xml(request: Request) -> bytes:
+    """The body, refused with 400 when it is too large or is not plain XML (DTDs and entities included)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes", hint="the platform sends small XML bodies")
+    return checked_xml(bytes(body))
+
+
+def checked_xml(body: bytes) -> bytes:
+    """`body` if defusedxml finds one <xml> element and no DTD or entity; wechatpy's own parser checks neither."""
+    try:
+        root = parse_untrusted_xml(body, forbid_dtd=True)
+    except (ParseError, ValueError) as exc:
+        raise BadRequest("the body is not acceptable XML", hint="DTDs and entities are refused") from exc
+    if root.tag != "xml":
+        raise BadRequest("the body's root element is not <xml>")
+    return body
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """wechatpy's failures, translated where they enter: a signature or an id that does not match is
+    403; a message that cannot be decrypted or read is 400."""
+    try:
+        yield
+    except (InvalidSignatureException, InvalidAppIdException, InvalidCorpIdException) as exc:
+        raise Forbidden("the request's signature does not verify",
+                        hint="the platform signs with the configured token and AES key") from exc
+    except (ValueError, KeyError, IndexError, TypeError, struct.error, ExpatError) as exc:
+        raise BadRequest("the message cannot be decrypted or read") from exc
+
+
+def enabled(channel: Channel | None, name: str, variables: str) -> Channel:
+    if channel is None:
+        raise NotFound(f"the {name} channel is not configured", hint=f"set {variables}")
+    return channel
+
+
+def xml_reply(xml: str) -> Response:
+    return Response(xml, media_type="application/xml")
+
+
+def missing(section: WechatSettings | WecomSettings, prefix: str, names: Sequence[str]) -> list[str]:
+    return [f"{prefix}_{name.upper()}" for name in names if getattr(section, name) in ("", None)]
+
+
+MP_REQUIRED = ("token", "app_id", "app_secret")
+WECOM_REQUIRED = ("token", "aes_key", "corp_id", "agent_id", "secret")
+
+
+def mp_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel | None:
+    config = settings.wechat
+    absent = missing(config, "ENVQA_WECHAT", MP_REQUIRED)
+    if absent:
+        logger.warning("WeChat Official Account channel disabled (/wechat/mp answers 404): set %s",
+                       ", ".join(absent))
+        return None
+    logger.info("WeChat Official Account channel at /wechat/mp (%s)",
+                "plaintext and safe mode" if config.aes_key else "plaintext mode only: no ENVQA_WECHAT_AES_KEY")
+    crypto = MpCrypto(config.token, config.aes_key, config.app_id) if config.aes_key else None
+    return Channel("wechat", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
+                   lambda http: PlatformApi(http, config.api_base, mp_spec(config)))
+
+
+def wecom_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel | None:
+    config = settings.wecom
+    absent = missing(config, "ENVQA_WECOM", WECOM_REQUIRED)
+    if absent:
+        logger.warning("WeCom channel disabled (/wechat/work answers 404): set %s", ", ".join(absent))
+        return None
+    logger.info("WeCom channel at /wechat/work")
+    crypto = WecomCrypto(config.token, config.aes_key, config.corp_id)
+    return Channel("wecom", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
+                   lambda http: PlatformApi(http, config.api_base, wecom_spec(config)))
+
+
+def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | None) -> None:
+    variables = ", ".join(f"ENVQA_WECHAT_{name.upper()}" for name in MP_REQUIRED)
+
+    @routes.get("/wechat/mp", summary="Official Account URL verification")
+    async def mp_verify(signature: str = "", timestamp: str = "", nonce: str = "",
+                        echostr: str = "") -> PlainTextResponse:
+        enabled(channel, "WeChat Official Account", variables)
+        with translated():
+            check_signature(config.token, signature, timestamp, nonce)
+        return PlainTextResponse(echostr)
+
+    @routes.post("/wechat/mp", summary="Official Account messages (plaintext or safe mode)")
+    async def mp_message(request: Request, signature: str = "", timestamp: str = "", nonce: str = "",
+                         encrypt_type: str = "", msg_signature: str = "") -> Response:
+        live = enabled(channel, "WeChat Official Account", variables)
+        with translated():
+            check_signature(config.token, signature, timestamp, nonce)
+        body = await read_xml(request)
+        crypto = live.crypto if encrypt_type == "aes" else None
+        if encrypt_type == "aes" and crypto is None:
+            raise BadRequest("the message is encrypted but no EncodingAESKey is configured",
+                             hint="set ENVQA_WECHAT_AES_KEY, or switch the account to plaintext mode")
+        with translated():
+            xml = crypto.decrypt_message(body, msg_signature, timestamp, nonce) if crypto else body
+            message = incoming(wechatpy.parse_message(checked_xml(to_bytes(xml))))
+        text = await live.reply_to(message)
+        if text is None:
+            return PlainTextResponse(MP_ACK)
+        reply = MpTextReply(message=message.raw, content=xml_safe(text)).render()
+        return xml_reply(crypto.encrypt_message(reply, nonce) if crypto else reply)
+
+
+def add_wecom_routes(routes: APIRouter, config: WecomSettings, channel: Channel | None) -> None:
+    variables = ", ".join(f"ENVQA_WECOM_{name.upper()}" for name in WECOM_REQUIRED)
+
+    @routes.get("/wechat/work", summary="WeCom URL verification")
+    async def work_verify(msg_signature: str = "", timestamp: str = "", nonce: str = "",
+                          echostr: str = "") -> PlainTextResponse:
+        live = enabled(channel, "WeCom", variables)
+        with translated():
+            return PlainTextResponse(live.crypto.check_signature(msg_signature, timestamp, nonce, echostr))
+
+    @routes.post("/wechat/work", summary="WeCom app messages (always encrypted)")
+    async def work_message(request: Request, msg_signature: str = "", timestamp: str = "",
+                           nonce: str = "") -> Response:
+        live = enabled(channel, "WeCom", variables)
+        body = await read_xml(request)
+        with translated():
+            xml = live.crypto.decrypt_message(body, msg_signature, timestamp, nonce)
+            message = incoming(enterprise.parse_message(checked_xml(to_bytes(xml))))
+        text = await live.reply_to(message)
+        if text is None:
+            return PlainTextResponse(WECOM_ACK)
+        reply = WecomTextReply(message=message.raw, content=xml_safe(text)).render()
+        return xml_reply(live.crypto.encrypt_message(reply, nonce))
+
+
+def to_bytes(xml: str | bytes) -> bytes:
+    return xml.encode() if isinstance(xml, str) else xml
 
 
 def router(settings: Settings, current: Callable[[], Assistant]) -> APIRouter:
     """Routes /wechat/mp and /wechat/work; a channel without settings answers 404."""
-    return APIRouter()
+
+    def ask(question: str) -> Answer:
+        return current().ask(question)
+
+    mp = mp_channel(settings, ask)
+    work = wecom_channel(settings, ask)
+    channels = [channel for channel in (mp, work) if channel is not None]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=PLATFORM_TIMEOUT_S) as http:
+            for channel in channels:
+                channel.open(http)
+            yield
+            await asyncio.gather(*(channel.close() for channel in channels))
+
+    routes = APIRouter(lifespan=lifespan, tags=["wechat"])
+    add_mp_routes(routes, settings.wechat, mp)
+    add_wecom_routes(routes, settings.wecom, work)
+    return routes

@@ -51,3 +51,15 @@ class QuestionTooLong(EnvqaError):
 class BodyTooLarge(EnvqaError):
     status = 413
     code = "body_too_large"
+
+
+class Forbidden(EnvqaError):
+    status = 403
+    code = "forbidden"
+
+
+class PlatformError(EnvqaError):
+    """The WeChat or WeCom API refused a call or could not be reached."""
+
+    status = 502
+    code = "platform_error"

@@ -58,6 +58,40 @@ class LlmSettings(Section):
     timeout_s: float = Field(20.0, gt=0, description="Seconds to wait for the endpoint.")
 
 
+AES_KEY = r"^([A-Za-z0-9+/]{43})?$"
+
+
+class WechatSettings(Section):
+    """The Official Account callback at /wechat/mp; disabled while token, app_id or app_secret is empty."""
+
+    token: str = Field("", description="Token (令牌) entered in the account's server configuration.")
+    aes_key: str = Field("", pattern=AES_KEY,
+                         description="EncodingAESKey (消息加解密密钥), 43 characters; needed in safe and "
+                                     "compatible mode only.")
+    app_id: str = Field("", description="AppID (开发者ID): encrypted messages name it; fetches the access_token.")
+    app_secret: str = Field("", description="AppSecret (开发者密码): fetches the access_token that pushes "
+                                            "late answers.")
+    api_base: str = Field("https://api.weixin.qq.com", description="Platform API base URL.")
+    reply_timeout_s: float = Field(4.0, gt=0, lt=5, description="Seconds an answer may take to go back "
+                                   "in the reply itself; a slower one is acknowledged and pushed when ready "
+                                   "(the platform waits 5 seconds).")
+
+
+class WecomSettings(Section):
+    """The WeCom (企业微信) app callback at /wechat/work; disabled while any of its credentials is empty."""
+
+    token: str = Field("", description="Token entered in the app's 接收消息 API settings.")
+    aes_key: str = Field("", pattern=AES_KEY,
+                         description="EncodingAESKey, 43 characters (WeCom always encrypts).")
+    corp_id: str = Field("", description="CorpID (企业ID), from 我的企业 > 企业信息.")
+    agent_id: int | None = Field(None, description="AgentId of the self-built app that answers.")
+    secret: str = Field("", description="The app's Secret: fetches the access_token that pushes late answers.")
+    api_base: str = Field("https://qyapi.weixin.qq.com", description="Platform API base URL.")
+    reply_timeout_s: float = Field(4.0, gt=0, lt=5, description="Seconds an answer may take to go back "
+                                   "in the reply itself; a slower one is acknowledged and pushed when ready "
+                                   "(the platform waits 5 seconds).")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENVQA_",
@@ -73,3 +107,5 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     answer: AnswerSettings = AnswerSettings()
     llm: LlmSettings = LlmSettings()
+    wechat: WechatSettings = WechatSettings()
+    wecom: WecomSettings = WecomSettings()
