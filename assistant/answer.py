@@ -40,7 +40,7 @@ class Assistant:
             text, citations = self.generator.generate(analysis, chosen, documents)
         if not citations:
             return self.refusal(question, analysis.language, [h.doc_title for h in hits], timings)
-        return Answer(question=question, answer=text, status="answered", language=analysis.language,  # type: ignore[arg-type]
+        return Answer(question=question, answer=text, status="answered", language=analysis.language,
                       citations=citations, timings_ms=timings)
 
     @staticmethod
@@ -49,7 +49,7 @@ class Assistant:
         text = REFUSAL[language]
         if closest:
             text += "\n" + CLOSEST[language] + "、".join(f"《{t}》" for t in closest)
-        return Answer(question=question, answer=text, status="no_evidence", language=language,  # type: ignore[arg-type]
+        return Answer(question=question, answer=text, status="no_evidence", language=language,
                       citations=[], closest_documents=closest, timings_ms=timings)
 
 

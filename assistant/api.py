@@ -192,8 +192,13 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         text = current().retriever.index.documents[doc_id].text
         return DocumentText(**info.model_dump(), text=text)
 
-    app.include_router(wechat.router(settings, current))
-    app.include_router(web.router(settings))
+    # The page and the chat-app callbacks are not limited per client: the page's assets are
+    # static, and every callback comes from the platform's few addresses, so a per-client
+    # limit would throttle all of a platform's users together.
+    for extra in (wechat.router(settings, current), web.router(settings)):
+        for route in extra.routes:
+            limiter.exempt(getattr(route, "endpoint"))  # type: ignore[no-untyped-call]
+        app.include_router(extra)
 
     @app.get("/healthz", response_model=Health, summary="Liveness and what is loaded")
     @limiter.exempt  # type: ignore[untyped-decorator]

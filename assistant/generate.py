@@ -58,7 +58,7 @@ class LLMGenerator:
     def __init__(self, base_url: str, model: str, api_key: str, timeout_s: float) -> None:
         from langchain_openai import ChatOpenAI
 
-        self._model: Any = ChatOpenAI(base_url=base_url, model=model, api_key=api_key or "none",  # type: ignore[arg-type]
+        self._model: Any = ChatOpenAI(base_url=base_url, model=model, api_key=api_key or "none",
                                       timeout=timeout_s, max_retries=1, temperature=0)
         self._fallback = ExtractiveGenerator()
 

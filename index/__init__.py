@@ -7,11 +7,11 @@ from index.sparse import SparseIndex, Tokenizer
 from index.store import FORMAT_VERSION, Index, load, save
 
 __all__ = [
-    "FORMAT_VERSION",
     "BuildReport",
     "DenseIndex",
     "Embedder",
     "EmbeddingCache",
+    "FORMAT_VERSION",
     "Index",
     "SparseIndex",
     "Tokenizer",
