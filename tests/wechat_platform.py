@@ -12,9 +12,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local_http import JsonHandler, serving
 
 MAX_CONTENT_BYTES = 2048
 
@@ -120,7 +121,7 @@ def fake_platform(credentials: Credentials, expires_in: int = 7200) -> Iterator[
     """Serve /cgi-bin/token, /cgi-bin/gettoken, /cgi-bin/message/custom/send and /cgi-bin/message/send."""
     platform = FakePlatform(credentials, expires_in)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def route(self) -> tuple[str, dict[str, str]]:
             url = urlsplit(self.path)
             return url.path, {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -128,9 +129,9 @@ def fake_platform(credentials: Credentials, expires_in: int = 7200) -> Iterator[
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path, query = self.route()
             if path == "/cgi-bin/token":
-                self.answer(mp_token(platform, query))
+                self.send_json(mp_token(platform, query))
             elif path == "/cgi-bin/gettoken":
-                self.answer(wecom_token(platform, query))
+                self.send_json(wecom_token(platform, query))
             else:
                 self.send_error(404)
 
@@ -138,29 +139,12 @@ def fake_platform(credentials: Credentials, expires_in: int = 7200) -> Iterator[
             path, query = self.route()
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             if path == "/cgi-bin/message/custom/send":
-                self.answer(send(platform, "mp", query, body))
+                self.send_json(send(platform, "mp", query, body))
             elif path == "/cgi-bin/message/send":
-                self.answer(send(platform, "wecom", query, body))
+                self.send_json(send(platform, "wecom", query, body))
             else:
                 self.send_error(404)
 
-        def answer(self, reply: dict[str, Any]) -> None:
-            body = json.dumps(reply, ensure_ascii=False).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json; charset=utf-8")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    platform.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        platform.base_url = url
         yield platform
-    finally:
-        server.shutdown()
-        server.server_close()
