@@ -22,7 +22,9 @@ MAX_CITATIONS = 5
 MAX_QUOTE_CHARS = 300
 MIN_SENTENCE_CHARS = 8
 SHORT_SENTENCE_CHARS = 20
-SELECT_RATIO = 0.8  # statements scoring below this share of the best are left out
+# Statements scoring below this share of the best are left out; an English question's rewrite
+# is a looser bag of words, so its scores sit closer together.
+SELECT_RATIO = {"zh": 0.8, "en": 0.6}
 WHITESPACE = re.compile(r"\s+")
 NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万]+(?:个|项|条|大|类|种|章)")
 BOOKKEEPING = re.compile(r"^(?:适用范围|适用行业|类型|发布类型|序号|编号|链接)：")
@@ -215,7 +217,7 @@ def select(units: Sequence[Unit], analysis: QueryAnalysis, terms_of: Callable[[s
     for unit in scored:
         if len(chosen) >= limit:
             break
-        if unit not in chosen and unit_score(unit, all_terms, analysis) >= SELECT_RATIO * best_score:
+        if unit not in chosen and unit_score(unit, all_terms, analysis) >= SELECT_RATIO[analysis.language] * best_score:
             chosen.append(unit)
     chosen.sort(key=lambda u: -unit_score(u, all_terms, analysis))
     return dedupe(chosen)[:limit]

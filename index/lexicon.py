@@ -177,6 +177,12 @@ DOMAIN_GLOSSARY: dict[str, tuple[str, ...]] = {
     "incentive": ("激励", "鼓励"),
     "incentives": ("激励", "鼓励"),
     "document number": ("文号",),
+    # "How is the rule structured?" — a regulation's structure is stated as 共N章N条, N个方面.
+    "structured": ("章", "条", "方面"),
+    "structure": ("章", "条", "方面"),
+    "chapter": ("章",),
+    "article": ("条",),
+    "aspects": ("方面",),
     "state owned enterprises": ("国有企业",),
     "state owned enterprise": ("国有企业",),
     "soes": ("国有企业",),
