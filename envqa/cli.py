@@ -109,7 +109,7 @@ def eval_command(
     ablate: Annotated[bool, typer.Option("--ablate", help="Also run envqa with each retrieval step off.")]
     = False,
 ) -> None:
-    """Measure retrieval on a question set, side by side with LangChain baselines."""
+    """Measure retrieval and answers on a question set, side by side with LangChain baselines."""
     settings = settings_with(index_dir)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:
