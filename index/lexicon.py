@@ -194,10 +194,35 @@ DOMAIN_GLOSSARY: dict[str, tuple[str, ...]] = {
     "company": ("企业",),
     "standard number": ("标准",),
 }
+# Places by their English names, so an English question pins down the same place a Chinese one does.
+PLACES_EN: dict[str, tuple[str, ...]] = {
+    "beijing": ("北京",), "tianjin": ("天津",), "hebei": ("河北",), "inner mongolia": ("内蒙古",),
+    "liaoning": ("辽宁",), "jilin": ("吉林",), "heilongjiang": ("黑龙江",), "shanghai": ("上海",),
+    "jiangsu": ("江苏",), "zhejiang": ("浙江",), "anhui": ("安徽",), "fujian": ("福建",), "jiangxi": ("江西",),
+    "shandong": ("山东",), "henan": ("河南",), "hubei": ("湖北",), "hunan": ("湖南",), "guangdong": ("广东",),
+    "guangxi": ("广西",), "hainan": ("海南",), "chongqing": ("重庆",), "sichuan": ("四川",),
+    "guizhou": ("贵州",), "yunnan": ("云南",), "tibet": ("西藏",), "shaanxi": ("陕西",), "gansu": ("甘肃",),
+    "qinghai": ("青海",), "ningxia": ("宁夏",), "xinjiang": ("新疆",), "hong kong": ("香港",),
+    "macao": ("澳门",), "macau": ("澳门",), "taiwan": ("台湾",), "taiyuan": ("太原",), "datong": ("大同",),
+    "changzhi": ("长治",), "jinzhong": ("晋中",), "linfen": ("临汾",), "yuncheng": ("运城",),
+    "luliang": ("吕梁",), "yangquan": ("阳泉",), "shuozhou": ("朔州",), "xinzhou": ("忻州",),
+    "jincheng": ("晋城",), "qingdao": ("青岛",), "shenzhen": ("深圳",), "guangzhou": ("广州",),
+    "hangzhou": ("杭州",), "nanjing": ("南京",), "wuhan": ("武汉",), "chengdu": ("成都",), "xi'an": ("西安",),
+    "xian": ("西安",), "zhengzhou": ("郑州",), "jinan": ("济南",), "suzhou": ("苏州",), "ningbo": ("宁波",),
+    "xiamen": ("厦门",), "tangshan": ("唐山",), "handan": ("邯郸",), "ordos": ("鄂尔多斯",),
+    "baotou": ("包头",), "yulin": ("榆林",), "xiong'an": ("雄安",), "xiongan": ("雄安",),
+    "united states": ("美国",), "usa": ("美国",), "u.s.": ("美国",), "european union": ("欧盟",), "eu": ("欧盟",),
+    "united kingdom": ("英国",), "uk": ("英国",), "britain": ("英国",), "japan": ("日本",),
+    "germany": ("德国",), "france": ("法国",), "singapore": ("新加坡",), "korea": ("韩国",),
+    "south korea": ("韩国",), "india": ("印度",), "russia": ("俄罗斯",), "brazil": ("巴西",),
+    "south africa": ("南非",), "australia": ("澳大利亚",), "canada": ("加拿大",), "africa": ("非洲",),
+    "europe": ("欧洲",), "asean": ("东盟",),
+}
+
 NUMBER_WORDS = {"one": "一", "two": "二", "three": "三", "four": "四", "five": "五", "six": "六",
                 "seven": "七", "eight": "八", "nine": "九", "ten": "十"}
 # Hyphens are read as spaces, in questions and in glossary keys alike.
-GLOSSARY = {key.replace("-", " "): value for key, value in DOMAIN_GLOSSARY.items()}
+GLOSSARY = {key.replace("-", " "): value for key, value in {**DOMAIN_GLOSSARY, **PLACES_EN}.items()}
 STOPWORDS = frozenset(
     "a an the of and or to in on for by with at from as is are was were be been does do did what which "
     "who whom whose when where why how much many any some this that these those it its their there "

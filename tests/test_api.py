@@ -72,6 +72,10 @@ def test_english_question_gets_an_english_answer(client: TestClient) -> None:
     assert any("富氢" in c["quote"] for c in answer["citations"])
     refused = client.post("/api/chat", json={"question": "What subsidy does Jiangsu give per tonne of steel?"}).json()
     assert refused["status"] == "no_evidence" and refused["answer"].startswith(REFUSAL["en"])
+    # a place the corpus never pairs with the answer is pinned down in English as in Chinese
+    elsewhere = client.post("/api/chat", json={
+        "question": "What water pollutant discharge standard do steel plants in Jiangsu follow?"}).json()
+    assert elsewhere["status"] == "no_evidence"
 
 
 def test_filters_restrict_evidence(client: TestClient) -> None:

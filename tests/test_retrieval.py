@@ -39,6 +39,7 @@ def test_english_question_is_rewritten_in_corpus_words() -> None:
     assert {"山西", "方案", "氢冶金"} <= set(terms)
     assert "六大" in translate("Which six industries?", {})
     assert "中小企业" in translate("small and medium-sized enterprises", {})
+    assert {"内蒙古", "江苏"} <= set(translate("Inner Mongolia and Jiangsu standards", {}))
 
 
 def test_rrf_and_keep_confident() -> None:
