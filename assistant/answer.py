@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from assistant.answerability import supporting
 from assistant.compose import select, units_for
 from assistant.generate import ExtractiveGenerator, Generator
-from assistant.query import analyse
 from assistant.retrieve import Filters, Retriever
 from assistant.types import CLOSEST, REFUSAL, Answer
 
@@ -28,8 +27,7 @@ class Assistant:
     def ask(self, question: str, filters: Filters | None = None) -> Answer:
         timings: dict[str, float] = {}
         with timed(timings, "retrieve_ms"):
-            hits = self.retriever.search(question, k=RETRIEVE_K, filters=filters)
-            analysis = analyse(question, self.retriever.index.lexicon)
+            analysis, hits = self.retriever.search_analysed(question, k=RETRIEVE_K, filters=filters)
         documents = self.retriever.index.documents
         with timed(timings, "compose_ms"):
             found = supporting(units_for(hits, documents), analysis, self.tokenize)

@@ -181,19 +181,25 @@ class Retriever:
         return factor
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[SearchHit]:
+        return self.search_analysed(query, k, filters)[1]
+
+    def search_analysed(self, query: str, k: int = 10,
+                        filters: Filters | None = None) -> tuple[QueryAnalysis, list[SearchHit]]:
+        """Search, and return the question's analysis too, so the answer step need not redo it."""
         found = self.candidates_for(query)
         terms = self.query_terms(found.analysis)
         fused_score = {p: score * self.boost(p, found.analysis, terms)
                        for p, score in fuse(self.fusion, found.rankings)}
         fused = sorted(fused_score.items(), key=lambda item: (-item[1], item[0]))
         first = sorted(found.identifier, key=lambda p: -fused_score.get(p, 0.0))
-        order = first + [p for p, _ in fused if p not in set(first)]
+        seen = set(first)
+        order = first + [p for p, _ in fused if p not in seen]
         allowed = [p for p in order if self.allows(p, filters)]
         matched = {r.name: set(r.positions) for r in found.rankings}
         matched["identifier"] = set(found.identifier)
-        return [self.hit(p, fused_score.get(p, 0.0) + (1.0 if p in matched["identifier"] else 0.0),
-                         [name for name, ps in matched.items() if p in ps])
-                for p in allowed[:k]]
+        return found.analysis, [self.hit(p, fused_score.get(p, 0.0) + (1.0 if p in matched["identifier"] else 0.0),
+                                         [name for name, ps in matched.items() if p in ps])
+                                for p in allowed[:k]]
 
     def allows(self, position: int, filters: Filters | None) -> bool:
         if filters is None:
