@@ -1,10 +1,16 @@
-"""Retrieve evidence, compose cited answers and serve them."""
+"""Find evidence (`search`), compose cited answers (`answer`) and deliver them (`channels`)."""
 
-from assistant.answer import Assistant
-from assistant.fusion import STRATEGIES, Ranking, fuse
-from assistant.query import QueryAnalysis, analyse
-from assistant.retrieve import Filters, Retriever, SearchHit
-from assistant.types import REFUSAL, Answer, Citation
+from assistant.answer import REFUSAL, Answer, Assistant, Citation
+from assistant.search import (
+    STRATEGIES,
+    Filters,
+    QueryAnalysis,
+    Ranking,
+    Retriever,
+    SearchHit,
+    analyse,
+    fuse,
+)
 
 __all__ = [
     "Answer",

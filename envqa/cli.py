@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Optional
+from urllib.parse import urlparse
 
 import typer
+import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from assistant.channels.api import create_app
+from assistant.search.retrieve import Filters
 from envqa import runtime
-from envqa.errors import EnvqaError
-from envqa.settings import Settings
+from envqa.core.errors import EnvqaError
+from envqa.core.settings import Settings
+from eval.bench import run_bench, server_up, start_server
+from eval.bench import table as bench_table
+from eval.report import table as eval_table
+from eval.run import run_eval
 from index import BuildReport
 
 app = typer.Typer(help="Answer environmental-compliance questions from policy documents, citing the clause.",
@@ -115,16 +130,15 @@ def eval_command(
                   console=console, transient=True) as bar:
         task = bar.add_task("loading", total=None)
         try:
-            result = runtime.run_eval(
-                settings, questions, out, baseline=baseline, k=k, ablate=ablate,
+            result = run_eval(
+                runtime.open_assistant(settings), questions, out, settings.index.cache_dir / "embeddings.sqlite",
+                baseline=baseline, k=k, ablate=ablate,
                 progress=lambda name, total: bar.reset(task, description=name, total=total),
                 step=lambda: bar.advance(task))
         except EnvqaError as error:
             fail(error)
             return
-    from eval.report import table
-
-    console.print(table([(name, s["overall"]) for name, s in result["systems"].items()], "system"),
+    console.print(eval_table([(name, s["overall"]) for name, s in result["systems"].items()], "system"),
                   soft_wrap=True)
     console.print(f"wrote {out}/metrics.json, {out}/questions.jsonl, {out}/report.md")
 
@@ -138,8 +152,6 @@ def ask_command(
     index_dir: IndexDir = None,
 ) -> None:
     """Answer a question, citing the clauses it rests on."""
-    from assistant.retrieve import Filters
-
     settings = settings_with(index_dir)
     filters = Filters(industry=industry, doc_id=doc_id) if industry or doc_id else None
     try:
@@ -166,17 +178,13 @@ def serve_command(
     index_dir: IndexDir = None,
 ) -> None:
     """Serve the JSON API, the chat page and the chat-app callbacks."""
-    import uvicorn
-
-    from assistant.api import create_app
-
     settings = settings_with(index_dir)
     try:
-        runtime.open_retriever(settings)  # fail here, with a clear message, rather than in a worker
+        assistant = runtime.open_assistant(settings)
     except EnvqaError as error:
         fail(error)
         return
-    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port)
+    uvicorn.run(create_app(settings, assistant), host=host or settings.api.host, port=port or settings.api.port)
 
 
 @app.command("bench")
@@ -189,11 +197,6 @@ def bench_command(
                                         help="Start a server (rate limit off) if none answers at --url.")] = True,
 ) -> None:
     """Drive a running server with a bounded load; print throughput and latency per endpoint."""
-    import asyncio
-    from urllib.parse import urlparse
-
-    from eval.bench import run_bench, server_up, start_server, table
-
     process = None
     if not server_up(url):
         if not start:
@@ -209,7 +212,7 @@ def bench_command(
         if process is not None:
             process.terminate()
             process.wait(timeout=30)
-    typer.echo(table(results))
+    typer.echo(bench_table(results))
 
 
 if __name__ == "__main__":

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from typing import Any
-
-from assistant.answer import Assistant
-from assistant.generate import load_generator
-from assistant.retrieve import Retriever
-from envqa.settings import Settings
-from index import BuildReport, Embedder, EmbeddingCache, ingest, load, make_embedder
+from assistant.answer.assistant import Assistant
+from assistant.answer.generate import load_generator
+from assistant.search.retrieve import Retriever
+from envqa.core.settings import Settings
+from index import BuildReport, Embedder, ingest, load, make_embedder
 from ingest import ChunkParams
 
 
@@ -51,31 +49,3 @@ def open_assistant(settings: Settings, embedder: Embedder | None = None) -> Assi
                                model=settings.llm.model, api_key=settings.llm.api_key,
                                timeout_s=settings.llm.timeout_s)
     return Assistant(open_retriever(settings, embedder), generator)
-
-
-def run_eval(settings: Settings, questions_path: Path, out_dir: Path, baseline: bool = False, k: int = 10,
-             ablate: bool = False,
-             progress: Callable[[str, int], None] = lambda system, total: None,
-             step: Callable[[], None] = lambda: None) -> dict[str, Any]:
-    """Evaluate envqa's retrieval (and the LangChain baselines) on a question set; write the report."""
-    from eval.run import (EnvqaSystem, Run, System, ablations, load_questions, run_answers, run_system,
-                          write_outputs)
-
-    questions = load_questions(questions_path)
-    assistant = open_assistant(settings)
-    retriever = assistant.retriever
-    envqa = EnvqaSystem(retriever, retriever.index.manifest.get("build_seconds", 0.0))
-    systems: list[System] = [envqa, *(ablations(envqa) if ablate else [])]
-    if baseline:
-        from eval.baseline import BM25Baseline, DenseBaseline
-
-        documents = list(retriever.index.documents.values())
-        cache = EmbeddingCache(settings.index.cache_dir / "embeddings.sqlite")
-        systems += [DenseBaseline(documents, retriever.embedder, cache), BM25Baseline(documents)]
-    run = Run()
-    for system in systems:
-        progress(system.name, len(questions))
-        run_system(system, questions, k, run, step)
-    progress("answers", len(questions))
-    run_answers(assistant, questions, run, step)
-    return write_outputs(run, out_dir)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.identifiers import find_identifiers
+
 KS = (1, 3, 5, 10)
 TAG = re.compile(r"<[^>]+>")
 DASHES = str.maketrans({"—": "-", "－": "-"})
@@ -104,8 +106,6 @@ FACT = re.compile(r"\d+(?:\.\d+)?")
 
 def facts(points: Sequence[str]) -> list[str]:
     """Numbers, years and identifiers a correct answer must contain, from the reviewer's answer points."""
-    from ingest.identifiers import find_identifiers
-
     found: list[str] = []
     for point in points:
         identifiers = find_identifiers(point)

@@ -11,12 +11,15 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.retrieve import Retriever
-from envqa.errors import BadRequest
-from assistant.answer import Assistant
-from assistant.compose import squash
-from assistant.types import Citation
+from assistant.answer.assistant import Assistant
+from assistant.answer.statements import squash
+from assistant.answer.types import Citation
+from assistant.search.retrieve import FEATURES, Retriever
+from envqa.core.errors import BadRequest
+from eval.baseline import BM25Baseline, DenseBaseline
 from eval.metrics import AnswerOutcome, Outcome, answer_scores, facts, system_metrics
+from eval.report import write_report
+from index import EmbeddingCache
 from ingest.types import Document
 
 
@@ -81,8 +84,6 @@ class EnvqaSystem:
 
 def ablations(system: EnvqaSystem) -> list[EnvqaSystem]:
     """envqa without each of its retrieval steps, and with plain RRF instead of its fusion."""
-    from assistant.retrieve import FEATURES
-
     variants = [system.variant(f"envqa-no_{feature}", disabled=frozenset({feature}))
                 for feature in sorted(FEATURES)]
     other = "rrf" if system.retriever.fusion != "rrf" else "keep_confident"
@@ -154,8 +155,6 @@ def metrics(run: Run) -> dict[str, Any]:
 
 
 def write_outputs(run: Run, out_dir: Path) -> dict[str, Any]:
-    from eval.report import write_report
-
     out_dir.mkdir(parents=True, exist_ok=True)
     result = metrics(run)
     (out_dir / "metrics.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
@@ -168,3 +167,28 @@ def write_outputs(run: Run, out_dir: Path) -> dict[str, Any]:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     write_report(result, run, out_dir)
     return result
+
+
+def run_eval(assistant: Assistant, questions_path: Path, out_dir: Path, cache_path: Path, baseline: bool = False,
+             k: int = 10, ablate: bool = False,
+             progress: Callable[[str, int], None] = lambda system, total: None,
+             step: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Evaluate envqa's retrieval and answers (and the LangChain baselines) on a question set; write the report.
+
+    The baselines embed with envqa's embedder, through the embedding cache at `cache_path`.
+    """
+    questions = load_questions(questions_path)
+    retriever = assistant.retriever
+    envqa = EnvqaSystem(retriever, retriever.index.manifest.get("build_seconds", 0.0))
+    systems: list[System] = [envqa, *(ablations(envqa) if ablate else [])]
+    if baseline:
+        documents = list(retriever.index.documents.values())
+        systems += [DenseBaseline(documents, retriever.embedder, EmbeddingCache(cache_path)),
+                    BM25Baseline(documents)]
+    run = Run()
+    for system in systems:
+        progress(system.name, len(questions))
+        run_system(system, questions, k, run, step)
+    progress("answers", len(questions))
+    run_answers(assistant, questions, run, step)
+    return write_outputs(run, out_dir)

@@ -1,6 +1,13 @@
 """Embed chunks and keep dense, BM25 and identifier indexes in one versioned directory."""
 
-from index.build import BuildReport, build_index, ingest, is_current, lexical_text, passage_text
+from index.build import (
+    BuildReport,
+    build_index,
+    ingest,
+    is_current,
+    lexical_text,
+    passage_text,
+)
 from index.dense import DenseIndex
 from index.embed import Embedder, EmbeddingCache, make_embedder
 from index.sparse import SparseIndex, Tokenizer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import jieba
 
+import ingest as ingest_package
 from index import store
 from index.dense import DenseIndex
 from index.embed import Embedder, EmbeddingCache, embed_with_cache
@@ -74,17 +76,16 @@ def is_current(index_dir: Path, documents: Sequence[Document], embedder_id: str,
             and hashes == {d.doc_id: d.sha256 for d in documents})
 
 
+PIPELINE_SUFFIXES = {".py", ".txt", ".tsv", ".json"}
+
+
 def pipeline_fingerprint() -> str:
-    """Hash of the code that turns documents into an index, so an upgrade rebuilds a stale index."""
-    import hashlib
-
-    import index as index_package
-    import ingest as ingest_package
-
+    """Hash of the code and word lists that turn documents into an index, so an upgrade rebuilds a stale index."""
     digest = hashlib.sha256()
-    for package in (ingest_package, index_package):
-        for source in sorted(Path(str(package.__file__)).parent.glob("*.py")):
-            digest.update(source.read_bytes())
+    for folder in (Path(str(ingest_package.__file__)).parent, Path(__file__).parent):
+        for source in sorted(folder.rglob("*")):
+            if source.suffix in PIPELINE_SUFFIXES:
+                digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from envqa.errors import ConfigurationError
+from envqa.core.errors import ConfigurationError
 
 
 class Embedder(Protocol):

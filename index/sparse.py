@@ -12,16 +12,10 @@ import bm25s
 import jieba
 import numpy as np
 
+from envqa.core.wordlists import word_list
 from ingest.identifiers import find_identifiers
 
-# Terms of the trade that jieba's general dictionary splits apart.
-DOMAIN_TERMS = (
-    "减污降碳", "协同增效", "碳达峰", "碳中和", "双碳", "超低排放", "排污许可", "排污许可证", "清洁生产",
-    "能耗双控", "碳排放权", "碳足迹", "碳市场", "绿证", "绿色电力证书", "温室气体", "上大压小", "煤电",
-    "焦化", "钢铁", "建材", "有色金属", "电解铝", "氢冶金", "富氢", "短流程", "电炉钢", "余热余压",
-    "瓦斯抽采", "煤层气", "煤矿瓦斯", "光伏", "储能", "微电网", "挥发性有机物", "无组织排放",
-    "可行技术", "能效标杆", "基准水平", "标杆水平", "重污染天气", "环境信息依法披露", "首台套",
-)
+DOMAIN_TERMS = word_list("index", "domain_terms.txt")
 STOPWORDS = frozenset("的 了 和 与 及 或 等 是 在 对 为 以 将 把 被 其 之 于 中 上 下 个 们 这 那 有 也 都 而 并 "
                       "什么 哪些 哪个 哪 多少 怎么 如何 是否 吗 呢 么 要求 规定 提出 the of and to in a an is "
                       "what which how does do for on by with".split())

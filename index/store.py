@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envqa.errors import IndexMismatch, IndexNotFound
+from envqa.core.errors import IndexMismatch, IndexNotFound
 from index.dense import DenseIndex
 from index.sparse import SparseIndex
 from ingest.identifiers import identifier_key

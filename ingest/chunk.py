@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from ingest.clean import Block, Stitched, clean
 from ingest.identifiers import find_identifiers, find_industries, find_titles
+from ingest.sentences import sentence_bounds
 from ingest.types import Chunk, Document, Span
 
-SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\]]*|\.(?=\s|$)[”’)]*")
 DEFINITION = re.compile(r"^(?:\*\*)?[^\s：:，。]{1,20}(?:\*\*)?[：:]")
 
 
@@ -32,18 +32,6 @@ class Piece:
     mergeable: bool
 
 
-def sentences(paragraph: Stitched) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in a paragraph's text."""
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    for match in SENTENCE_END.finditer(paragraph.text):
-        bounds.append((start, match.end()))
-        start = match.end()
-    if start < len(paragraph.text):
-        bounds.append((start, len(paragraph.text)))
-    return [(a, b) for a, b in bounds if paragraph.text[a:b].strip()]
-
-
 def prose_pieces(block: Block, max_chars: int) -> list[Piece]:
     """A paragraph as one piece, or as sentence groups of at most `max_chars` when it is longer."""
     assert block.stitched is not None
@@ -53,7 +41,7 @@ def prose_pieces(block: Block, max_chars: int) -> list[Piece]:
         return [Piece(paragraph.text, paragraph.spans(), kind, kind == "prose")]
     pieces: list[Piece] = []
     group_start, group_end = None, 0
-    for start, end in sentences(paragraph):
+    for start, end in sentence_bounds(paragraph.text, clauses=True):
         if group_start is not None and end - group_start > max_chars:
             pieces.append(_slice(paragraph, group_start, group_end, kind))
             group_start = None

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from envqa import runtime
-from envqa.settings import Settings
+from envqa.core.settings import Settings
 from index import Embedder, Index, load, make_embedder
 
 if TYPE_CHECKING:
-    from assistant.answer import Assistant
+    from assistant.answer.assistant import Assistant
 
 DATA = Path(__file__).parent / "data"
 CORPUS = DATA / "corpus"
@@ -67,7 +67,6 @@ def fresh_dir(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def assistant(settings: Settings, built_index: Index, embedder: Embedder) -> "Assistant":
-    from assistant.answer import Assistant
 
     loaded: Assistant = runtime.open_assistant(settings, embedder)
     return loaded

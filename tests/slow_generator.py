@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from assistant.compose import Unit
-from assistant.generate import ExtractiveGenerator
-from assistant.query import QueryAnalysis
-from assistant.types import Citation
+from assistant.answer.generate import ExtractiveGenerator
+from assistant.answer.statements import Unit
+from assistant.answer.types import Citation
+from assistant.search.query import QueryAnalysis
 from ingest.types import Document
 
 

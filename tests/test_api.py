@@ -13,11 +13,11 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from assistant.api import create_app
-from assistant.answer import Assistant
-from assistant.types import REFUSAL
+from assistant.answer.assistant import Assistant
+from assistant.answer.types import REFUSAL
+from assistant.channels.api import create_app
 from envqa import runtime
-from envqa.settings import Settings
+from envqa.core.settings import Settings
 from index import Embedder, Index
 from tests.llm_server import fake_llm
 

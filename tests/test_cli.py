@@ -6,7 +6,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from envqa.cli import app
-from envqa.settings import Settings
+from envqa.core.settings import Settings
 from index import Index
 from tests.conftest import CORPUS
 

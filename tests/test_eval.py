@@ -6,10 +6,17 @@ from pathlib import Path
 import pytest
 
 from envqa import runtime
-from envqa.errors import BadRequest
-from envqa.settings import Settings
-from eval.metrics import Outcome, all_hit, normalise, reciprocal_rank, recall_at, summarise
-from eval.run import load_questions
+from envqa.core.errors import BadRequest
+from envqa.core.settings import Settings
+from eval.metrics import (
+    Outcome,
+    all_hit,
+    normalise,
+    recall_at,
+    reciprocal_rank,
+    summarise,
+)
+from eval.run import load_questions, run_eval
 from index import Index
 
 
@@ -72,7 +79,8 @@ def test_end_to_end_eval_with_baselines(tmp_path: Path, settings: Settings, buil
     ]
     questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
     out = tmp_path / "out"
-    result = runtime.run_eval(settings, questions, out, baseline=True, k=5, ablate=True)
+    result = run_eval(runtime.open_assistant(settings), questions, out, settings.index.cache_dir / "embeddings.sqlite",
+                      baseline=True, k=5, ablate=True)
     systems = result["systems"]
     assert {"envqa", "baseline_dense", "baseline_bm25", "envqa-no_translation", "envqa-fusion_rrf"} <= set(systems)
     for system in systems.values():

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.identifiers import find_identifiers, find_industries, find_titles, same_identifier
+from ingest.identifiers import (
+    find_identifiers,
+    find_industries,
+    find_titles,
+    same_identifier,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from envqa import runtime
-from envqa.errors import IndexMismatch, IndexNotFound
-from envqa.settings import Settings
+from envqa.core.errors import IndexMismatch, IndexNotFound
+from envqa.core.settings import Settings
 from index import Embedder, Index, load
 from tests.conftest import CORPUS, make_settings
 

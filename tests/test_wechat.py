@@ -29,12 +29,20 @@ from wechatpy.enterprise.crypto import WeChatCrypto as WecomCrypto
 from wechatpy.replies import BaseReply, TextReply, deserialize_reply
 from wechatpy.utils import WeChatSigner, random_string
 
-from assistant.answer import Assistant
-from assistant.api import create_app
-from assistant.types import REFUSAL
-from assistant.wechat import TEXT_ONLY, WELCOME, AccessToken, Dedupe, chat_text, split_message, xml_safe
+from assistant.answer.assistant import Assistant
+from assistant.answer.types import REFUSAL
+from assistant.channels.api import create_app
+from assistant.channels.wechat import (
+    TEXT_ONLY,
+    WELCOME,
+    AccessToken,
+    Dedupe,
+    chat_text,
+    split_message,
+    xml_safe,
+)
 from envqa import runtime
-from envqa.settings import Settings, WechatSettings, WecomSettings
+from envqa.core.settings import Settings, WechatSettings, WecomSettings
 from index import Embedder, Index
 from tests.slow_generator import RecordingGenerator
 from tests.test_api import ANSWERABLE, UNANSWERABLE, assert_error, squash
@@ -371,7 +379,7 @@ def test_malicious_body_in_an_encrypted_message_is_refused(client: TestClient) -
 
 def test_channels_without_settings_answer_404_and_say_so(settings: Settings, assistant: Assistant,
                                                          caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="assistant.wechat"):
+    with caplog.at_level(logging.INFO, logger="assistant.channels.wechat"):
         app = create_app(settings, assistant)
     logged = caplog.text
     assert "WeChat Official Account channel disabled" in logged and "ENVQA_WECHAT_APP_SECRET" in logged

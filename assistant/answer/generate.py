@@ -11,10 +11,12 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from assistant.compose import Unit, compose, verified
-from assistant.query import QueryAnalysis
-from assistant.types import Citation
-from envqa.errors import ConfigurationError
+from assistant.answer.compose import compose, verified
+from assistant.answer.statements import Unit
+from assistant.answer.types import Citation
+from assistant.search.query import QueryAnalysis
+from envqa.core.errors import ConfigurationError
+from ingest.sentences import split_sentences
 from ingest.types import Document
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -81,7 +83,7 @@ class LLMGenerator:
                 documents: dict[str, Document]) -> tuple[str, list[Citation]] | None:
         """Keep only sentences that cite a real quote; None when nothing usable is left."""
         numbers = {c.n for c in verified(citations, documents)}
-        sentences = [s.strip() for s in re.split(r"(?<=[。！？])|(?<=[.!?])\s+|\n+", reply) if s.strip()]
+        sentences = split_sentences(reply)
         kept = [s for s in sentences
                 if (cited := {int(m) for m in MARKER.findall(s)}) and cited <= numbers]
         if not kept or "NO_ANSWER" in reply:

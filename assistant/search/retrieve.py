@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import re
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.fusion import Ranking, fuse
-from assistant.query import QueryAnalysis, analyse
+from assistant.search.fusion import Ranking, fuse
+from assistant.search.query import QueryAnalysis, analyse
 from index import Embedder, Index
 from ingest.identifiers import find_identifiers, identifier_key, same_identifier
 from ingest.types import Span

@@ -13,15 +13,20 @@ Signatures, AES and reply XML are wechatpy's; bodies pass defusedxml before wech
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import ParseError
 from xml.parsers.expat import ExpatError
@@ -41,125 +46,36 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply as MpTextReply
 from wechatpy.utils import check_signature
 
-from assistant.answer import Assistant
-from assistant.types import Answer, Citation
-from envqa.errors import BadRequest, Forbidden, NotFound, PlatformError
-from envqa.settings import Settings, WechatSettings, WecomSettings
+from assistant.answer.assistant import Assistant
+from assistant.answer.types import Answer
+from assistant.channels.wechat.format import (
+    TEXT_ONLY,
+    TOO_LONG,
+    WELCOME,
+    chat_text,
+    split_message,
+    xml_safe,
+)
+from assistant.channels.wechat.platform import PlatformApi, mp_spec, wecom_spec
+from envqa.core.errors import BadRequest, Forbidden, NotFound, PlatformError
+from envqa.core.settings import Settings, WechatSettings, WecomSettings
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 2048
-"""Both platforms cut a text message (passive reply or pushed) at 2048 bytes of UTF-8."""
 MAX_BODY_BYTES = 32 * 1024
 """A callback body is a few hundred bytes; anything near this size is not from the platform."""
 DEDUPE_TTL_S = 300.0
 """The platforms retry within about 15 seconds, so five minutes covers every retry with room to spare."""
 DEDUPE_MAX = 10_000
-TOKEN_MARGIN_S = 300.0
-"""Renew a token this long (at most a tenth of its lifetime) before it expires, never while a push carries it."""
 PLATFORM_TIMEOUT_S = 10.0
 SHUTDOWN_GRACE_S = 30.0
-STALE_TOKEN = {40001, 40014, 42001}
-"""errcodes saying the access_token is invalid or expired (e.g. revoked by a fetch elsewhere)."""
 
 MP_ACK = "success"
 WECOM_ACK = ""
 """The Official Account asks for `success`; WeCom documents an empty body as "no reply, do not retry"."""
 
-SOURCES = {"zh": "来源：", "en": "Sources:"}
-SHORT_TITLE_CHARS = 24
-SHORT_SECTION_CHARS = 20
-WELCOME = (
-    "您好！我是环保合规问答助手，根据收录的法规、排放标准和政策文件回答环境合规问题，并注明依据的条款。\n"
-    "直接发送文字问题即可，例如：\n"
-    "1. 钢铁行业水污染物排放执行什么标准？\n"
-    "2. 焦化企业超低排放改造依据哪个文件？\n"
-    "English questions are welcome too."
-)
-TEXT_ONLY = (
-    "目前只能回答文字问题，请直接输入您的问题，例如：钢铁行业水污染物排放执行什么标准？\n"
-    "Please send your question as text."
-)
-TOO_LONG = "问题太长了，请控制在 {limit} 字以内。\nPlease ask in at most {limit} characters."
 
-SENTENCE_END = re.compile(r"(?<=[。！？])|(?<=[!?])(?=\s)|(?<=\D\.)(?=\s)")
-"""A full stop after a digit is taken for a list number ("1. "), not for the end of a sentence."""
-NOT_XML_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-# Chat formatting
-
-
-def chat_text(answer: Answer) -> str:
-    """The answer as chat text: WeChat shows no markdown or links, so the sources follow as a numbered list."""
-    if answer.status == "no_evidence" or not answer.citations:
-        return answer.answer
-    sources = "\n".join(source_lines(answer.citations))
-    return f"{answer.answer.rstrip()}\n\n{SOURCES[answer.language]}\n{sources}"
-
-
-def source_lines(citations: Sequence[Citation]) -> list[str]:
-    """One line per source; quotes from the same section share a line ("[1][2] title · section")."""
-    numbers: dict[str, list[int]] = {}
-    for citation in citations:
-        numbers.setdefault(source_label(citation), []).append(citation.n)
-    return ["".join(f"[{n}]" for n in ns) + f" {label}" for label, ns in numbers.items()]
-
-
-def source_label(citation: Citation) -> str:
-    """Short title and innermost section: full titles and section paths would crowd a phone screen."""
-    title = shorten(citation.doc_title.strip("《》 "), SHORT_TITLE_CHARS)
-    section = citation.section.rsplit(" > ", 1)[-1].strip()
-    return f"{title} · {shorten(section, SHORT_SECTION_CHARS)}" if section else title
-
-
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def split_message(text: str, limit: int = MAX_MESSAGE_BYTES) -> list[str]:
-    """Parts of at most `limit` UTF-8 bytes, each holding as many whole lines as fit.
-
-    A line longer than `limit` is cut after a sentence, and a sentence longer than `limit` after
-    the last whole character that fits, so no multi-byte character is split between messages.
-    """
-    if limit < 4:
-        raise ValueError("limit must hold a 4-byte character")
-    parts: list[str] = []
-    current = ""
-    for piece in pieces(text, limit):
-        if utf8_len(current) + utf8_len(piece) > limit:
-            parts.append(current)
-            current = ""
-        current += piece
-    parts.append(current)
-    return [part.strip() for part in parts if part.strip()]
-
-
-def pieces(text: str, limit: int) -> Iterator[str]:
-    """The text in order, in the largest units of at most `limit` bytes: lines, sentences, characters."""
-    for line in text.splitlines(keepends=True):
-        if utf8_len(line) <= limit:
-            yield line
-            continue
-        for sentence in SENTENCE_END.split(line):
-            while utf8_len(sentence) > limit:
-                head = sentence.encode()[:limit].decode("utf-8", errors="ignore")
-                yield head
-                sentence = sentence[len(head):]
-            yield sentence
-
-
-def utf8_len(text: str) -> int:
-    return len(text.encode())
-
-
-def xml_safe(text: str) -> str:
-    """Text that survives wechatpy's CDATA reply template: it neither escapes `]]>` nor drops control characters."""
-    return NOT_XML_CHARS.sub("", text).replace("]]>", "]]]]><![CDATA[>")
-
-
-# De-duplication and the access token
+# De-duplication
 
 
 @dataclass
@@ -197,115 +113,6 @@ class Dedupe:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-class AccessToken:
-    """The access_token every push needs, reused until shortly before it expires.
-
-    Both platforms cap token fetches per day, and a fresh Official Account token retires the old
-    one, so one cached token serves every push; concurrent pushes wait for the same fetch.
-    """
-
-    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._fetch = fetch
-        self._clock = clock
-        self._value: str | None = None
-        self._renew_at = 0.0
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> str:
-        async with self._lock:
-            if self._value is None or self._clock() >= self._renew_at:
-                value, expires_in = await self._fetch()
-                margin = min(TOKEN_MARGIN_S, expires_in / 10)
-                self._value, self._renew_at = value, self._clock() + expires_in - margin
-            return self._value
-
-    def invalidate(self) -> None:
-        self._value = None
-
-
-# The platforms' message APIs
-
-
-class StaleToken(PlatformError):
-    """The platform no longer accepts the cached access_token."""
-
-
-@dataclass(frozen=True)
-class PlatformSpec:
-    """Where a platform hands out tokens and takes text messages, and what each message must carry."""
-
-    token_path: str
-    token_params: dict[str, str]
-    send_path: str
-    extra: dict[str, object] = field(default_factory=dict)
-
-
-def mp_spec(config: WechatSettings) -> PlatformSpec:
-    return PlatformSpec("/cgi-bin/token",
-                        {"grant_type": "client_credential", "appid": config.app_id, "secret": config.app_secret},
-                        "/cgi-bin/message/custom/send")
-
-
-def wecom_spec(config: WecomSettings) -> PlatformSpec:
-    return PlatformSpec("/cgi-bin/gettoken", {"corpid": config.corp_id, "corpsecret": config.secret},
-                        "/cgi-bin/message/send", {"agentid": config.agent_id})
-
-
-class PlatformApi:
-    """Pushes text to a user: the Official Account's customer-service API or WeCom's app message API."""
-
-    def __init__(self, http: httpx.AsyncClient, api_base: str, spec: PlatformSpec) -> None:
-        self.http = http
-        self.base = api_base.rstrip("/")
-        self.spec = spec
-        self.token = AccessToken(self.fetch_token)
-
-    async def fetch_token(self) -> tuple[str, float]:
-        body = await self.call("GET", self.spec.token_path, self.spec.token_params)
-        if not body.get("access_token"):
-            raise PlatformError(f"{self.spec.token_path} answered without an access_token")
-        return str(body["access_token"]), float(body.get("expires_in", 7200))
-
-    async def send(self, user: str, parts: Sequence[str]) -> None:
-        """Push the parts in order, each once the one before was accepted."""
-        for part in parts:
-            await self.send_text(user, part)
-
-    async def send_text(self, user: str, text: str) -> None:
-        payload = {"touser": user, "msgtype": "text", "text": {"content": text}, **self.spec.extra}
-        try:
-            await self.call("POST", self.spec.send_path, {"access_token": await self.token.get()}, payload)
-        except StaleToken:
-            self.token.invalidate()
-            await self.call("POST", self.spec.send_path, {"access_token": await self.token.get()}, payload)
-
-    async def call(self, method: str, path: str, params: dict[str, str],
-                   payload: dict[str, object] | None = None) -> dict[str, Any]:
-        """One API call; any failure becomes PlatformError, whose message never holds the secret or token.
-
-        JSON goes out with Chinese unescaped: the platforms have shown `\\uXXXX` escapes verbatim.
-        """
-        content = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
-        headers = {"content-type": "application/json; charset=utf-8"} if content is not None else None
-        try:
-            response = await self.http.request(method, self.base + path, params=params, content=content,
-                                               headers=headers)
-            response.raise_for_status()
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise PlatformError(f"{path} failed: {type(exc).__name__}",
-                                hint="check the API base URL setting and the network") from exc
-        if not isinstance(body, dict):
-            raise PlatformError(f"{path} answered something other than a JSON object")
-        errcode = body.get("errcode", 0)
-        if errcode:
-            kind = StaleToken if errcode in STALE_TOKEN else PlatformError
-            raise kind(f"{path} answered errcode {errcode}: {body.get('errmsg', '')}",
-                       hint="check the app id and secret settings and the account's API permissions")
-        return body
 
 
 # One channel: what the two callbacks share

@@ -8,8 +8,8 @@ from importlib.resources.abc import Traversable
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from envqa.errors import NotFound
-from envqa.settings import Settings
+from envqa.core.errors import NotFound
+from envqa.core.settings import Settings
 
 MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                ".js": "text/javascript; charset=utf-8"}
@@ -22,7 +22,7 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
 
 def static_files() -> dict[str, Traversable]:
     """The page's assets by file name; only these names are ever served."""
-    folder = files("assistant").joinpath("static")
+    folder = files("assistant.channels").joinpath("static")
     return {item.name: item for item in folder.iterdir()
             if item.is_file() and any(item.name.endswith(suffix) for suffix in MEDIA_TYPES)}
 

@@ -13,19 +13,19 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assistant.compose import NUMBER, Unit, content_terms, question_parts, squash, term_weight
-from assistant.query import QueryAnalysis
+from assistant.answer.statements import (
+    NUMBER,
+    Unit,
+    content_terms,
+    question_parts,
+    squash,
+    term_weight,
+)
+from assistant.search.query import QueryAnalysis
+from envqa.core.wordlists import word_list
 from ingest.identifiers import find_identifiers, same_identifier
 
-PROVINCES = ("北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽",
-             "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川", "贵州", "云南",
-             "西藏", "陕西", "甘肃", "青海", "宁夏", "新疆", "香港", "澳门", "台湾")
-CITIES = ("太原", "大同", "长治", "晋中", "临汾", "运城", "吕梁", "阳泉", "朔州", "忻州", "晋城", "青岛", "深圳",
-          "广州", "杭州", "南京", "武汉", "成都", "西安", "郑州", "济南", "苏州", "宁波", "厦门", "唐山", "邯郸",
-          "鄂尔多斯", "包头", "榆林", "清徐", "雄安")
-COUNTRIES = ("美国", "欧盟", "英国", "日本", "德国", "法国", "新加坡", "韩国", "印度", "俄罗斯", "巴西", "南非",
-             "澳大利亚", "加拿大", "非洲", "欧洲", "东盟")
-PLACES = PROVINCES + CITIES + COUNTRIES
+PLACES = word_list("assistant.answer", "places.txt")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?=\s*(?:%|％|万|亿|千|吨|元|个|项|条|家|台|座|兆|吉|千瓦|小时))")
 

@@ -6,11 +6,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from assistant.answerability import supporting
-from assistant.compose import select, units_for
-from assistant.generate import ExtractiveGenerator, Generator
-from assistant.retrieve import Filters, Retriever
-from assistant.types import CLOSEST, REFUSAL, Answer
+from assistant.answer.answerability import supporting
+from assistant.answer.compose import select
+from assistant.answer.generate import ExtractiveGenerator, Generator
+from assistant.answer.statements import units_for
+from assistant.answer.types import CLOSEST, REFUSAL, Answer
+from assistant.search.retrieve import Filters, Retriever
 
 RETRIEVE_K = 8
 CLOSEST_DOCUMENTS = 3

@@ -16,12 +16,12 @@ from slowapi.middleware import SlowAPIASGIMiddleware
 from slowapi.util import get_remote_address
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant import web, wechat
-from assistant.answer import Assistant
-from assistant.retrieve import Filters, SearchHit
-from assistant.types import Answer
-from envqa.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
-from envqa.settings import Settings
+from assistant.answer.assistant import Assistant
+from assistant.answer.types import Answer
+from assistant.channels import web, wechat
+from assistant.search.retrieve import Filters, SearchHit
+from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
+from envqa.core.settings import Settings
 
 
 class ChatRequest(BaseModel):
@@ -136,17 +136,14 @@ def document_info(assistant: Assistant) -> dict[str, DocumentInfo]:
     }
 
 
-def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
-    """The service; the index, embedder and generator load once, at start-up."""
-    from envqa import runtime
-
+def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
+    """The service over an assistant loaded by the caller (index, embedder and generator, once)."""
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = assistant or runtime.open_assistant(settings)
-        state["assistant"] = loaded
-        state["documents"] = document_info(loaded)
+        state["assistant"] = assistant
+        state["documents"] = document_info(assistant)
         yield
         state.clear()
 

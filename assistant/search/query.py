@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from index.lexicon import translate
+from assistant.search.translate import translate
+from envqa.core.wordlists import word_list
 from ingest.identifiers import find_identifiers, find_industries, find_titles
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -27,8 +28,7 @@ KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"percentage|share of|\brate\b|target", re.I)),
 )
 
-# Words by which a question points at a kind of document; matched against document titles.
-DOC_HINTS = ("方案", "工具包", "简报", "意见", "条例", "办法", "通知", "指南", "规划", "计划")
+DOC_HINTS = word_list("assistant.search", "doc_hints.txt")
 QUOTED_TERM = re.compile(r"[“\"‘'「]([^”\"’'」]{1,20})[”\"’'」]")
 LEADING_TERM = re.compile(r"^(.{1,20}?)(?:是什么意思|什么意思|是指什么|的含义|的定义|是什么)")
 
