@@ -28,6 +28,7 @@ from envqa.core.settings import Settings
 from eval.bench import run_bench, server_up, start_server
 from eval.bench import table as bench_table
 from eval.report import table as eval_table
+from eval.fit import fit_threshold
 from eval.run import run_eval
 from index import BuildReport
 
@@ -123,6 +124,9 @@ def eval_command(
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="Results kept per question.")] = 10,
     ablate: Annotated[bool, typer.Option("--ablate", help="Also run envqa with each retrieval step off.")]
     = False,
+    counterfactual: Annotated[bool, typer.Option(
+        "--counterfactual", help="Add generated negatives: answerable questions with one constraint "
+                                 "(year, place, industry, law) swapped, scored as out of scope.")] = False,
 ) -> None:
     """Measure retrieval and answers on a question set, side by side with LangChain baselines."""
     settings = settings_with(index_dir)
@@ -132,7 +136,7 @@ def eval_command(
         try:
             result = run_eval(
                 runtime.open_assistant(settings), questions, out, settings.index.cache_dir / "embeddings.sqlite",
-                baseline=baseline, k=k, ablate=ablate,
+                baseline=baseline, k=k, ablate=ablate, counterfactual=counterfactual,
                 progress=lambda name, total: bar.reset(task, description=name, total=total),
                 step=lambda: bar.advance(task))
         except EnvqaError as error:
@@ -141,6 +145,38 @@ def eval_command(
     console.print(eval_table([(name, s["overall"]) for name, s in result["systems"].items()], "system"),
                   soft_wrap=True)
     console.print(f"wrote {out}/metrics.json, {out}/questions.jsonl, {out}/report.md")
+
+
+@app.command("fit")
+def fit_command(
+    questions: Annotated[list[Path], typer.Argument(help="Dev question sets (JSONL).", exists=True, dir_okay=False)],
+    language: Annotated[str, typer.Option("--lang", help="Fit the threshold of this language (zh or en).")] = "zh",
+    index_dir: IndexDir = None,
+) -> None:
+    """Fit the refusal threshold on the fit split (with counterfactual negatives); report the test split."""
+    settings = settings_with(index_dir)
+    with Progress(TextColumn("retrieving"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("retrieving", total=None)
+        try:
+            result = fit_threshold(runtime.open_assistant(settings), questions, language,
+                                   step=lambda: bar.advance(task))
+        except EnvqaError as error:
+            fail(error)
+            return
+    table = Table(title=f"refusal threshold ({language}): {result.n_questions} questions, "
+                        f"{result.n_negatives} counterfactual negatives")
+    for column in ("threshold", "fit: answerable refused", "fit: negatives refused", "test: answerable refused",
+                   "test: negatives refused", "test: refusal precision", "out_of_scope refused"):
+        table.add_column(column, justify="right")
+    for row in result.rows:
+        fit, test, written = row.fit, row.test, row.out_of_scope
+        mark = " *" if row.threshold == result.best else ""
+        table.add_row(f"{row.threshold:.2f}{mark}", f"{fit.answerable_refused:.3f}", f"{fit.unanswerable_refused:.3f}",
+                      f"{test.answerable_refused:.3f}", f"{test.unanswerable_refused:.3f}", f"{test.precision:.3f}",
+                      f"{written.unanswerable_refused:.3f}")
+    Console().print(table)
+    console.print(f"best on the fit split (balanced accuracy): {result.best}")
 
 
 @app.command("ask")

@@ -6,12 +6,14 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from ingest.identifiers import find_identifiers
 
 KS = (1, 3, 5, 10)
+O = TypeVar("O")
 TAG = re.compile(r"<[^>]+>")
 DASHES = str.maketrans({"—": "-", "－": "-"})
 WHITESPACE = re.compile(r"\s+")
@@ -57,6 +59,8 @@ class Outcome:
     evidence: tuple[str, ...]
     texts: tuple[str, ...]
     latency_ms: float
+    corpus: str = ""
+    split: str = ""
 
 
 def retrieval_scores(outcome: Outcome) -> dict[str, float]:
@@ -85,19 +89,22 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, float]:
     return summary
 
 
-def group(outcomes: Iterable[Outcome], key: str) -> dict[str, list[Outcome]]:
-    groups: dict[str, list[Outcome]] = {}
+def group(outcomes: Iterable[O], key: str) -> dict[str, list[O]]:
+    groups: dict[str, list[O]] = {}
     for outcome in outcomes:
         groups.setdefault(getattr(outcome, key), []).append(outcome)
     return dict(sorted(groups.items()))
 
 
 def system_metrics(outcomes: Sequence[Outcome]) -> dict[str, object]:
-    """`{"overall": {...}, "by_type": {TYPE: {...}}, "by_lang": {LANG: {...}}}`."""
+    """`{"overall": {...}, "by_type": {TYPE: {...}}, "by_lang": {LANG: {...}}, "by_corpus": {…},
+    "by_split": {…}}`; the last two group by the corpus a question is about and its dev split."""
     return {
         "overall": summarise(outcomes),
         "by_type": {name: summarise(items) for name, items in group(outcomes, "qtype").items()},
         "by_lang": {name: summarise(items) for name, items in group(outcomes, "lang").items()},
+        "by_corpus": {name: summarise(items) for name, items in group(outcomes, "corpus").items()},
+        "by_split": {name: summarise(items) for name, items in group(outcomes, "split").items()},
     }
 
 
@@ -131,6 +138,8 @@ class AnswerOutcome:
     quotes: tuple[str, ...]
     fabricated: int
     latency_ms: float
+    corpus: str = ""
+    split: str = ""
 
 
 def answer_scores(outcomes: Sequence[AnswerOutcome]) -> dict[str, float]:
@@ -156,3 +165,8 @@ def answer_scores(outcomes: Sequence[AnswerOutcome]) -> dict[str, float]:
         "n": len(outcomes),
         "n_out_of_scope": len(unanswerable),
     }
+
+
+def answer_groups(outcomes: Sequence[AnswerOutcome], key: str) -> dict[str, dict[str, float]]:
+    """Answer scores per corpus or per split."""
+    return {name: answer_scores(items) for name, items in group(outcomes, key).items()}

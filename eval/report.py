@@ -69,8 +69,24 @@ def answers_table(metrics: dict[str, Any]) -> list[str]:
              f"({scores['n_out_of_scope']} out of scope).", "", "| metric | value |", "|---|---|"]
     for key, label in ANSWER_ROWS:
         value = scores[key]
-        lines.append(f"| {label} | {int(value) if key in ('fabricated_quotes', 'quotes') else f'{value:.3f}'} |")
-    return lines + [""]
+        lines.append(f"| {label} | {answer_value(key, value)} |")
+    lines.append("")
+    envqa = metrics["systems"]["envqa"]
+    for key, title in (("answers_by_corpus", "corpus"), ("answers_by_split", "split")):
+        groups = envqa.get(key) or {}
+        if len(groups) < 2:
+            continue
+        names = sorted(groups)
+        lines += [f"### Answers by {title}", "", "| metric | " + " | ".join(names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for metric, label in ANSWER_ROWS:
+            lines.append(f"| {label} | " + " | ".join(answer_value(metric, groups[n][metric]) for n in names) + " |")
+        lines.append("")
+    return lines
+
+
+def answer_value(key: str, value: float) -> str:
+    return str(int(value)) if key in ("fabricated_quotes", "quotes") else f"{value:.3f}"
 
 
 def render(metrics: dict[str, Any]) -> str:
@@ -85,7 +101,10 @@ def render(metrics: dict[str, Any]) -> str:
                   f"latency p50 ×{ratio(ours['latency_ms_p50'], theirs['latency_ms_p50'])}.", ""]
     build = ", ".join(f"{name} {s['build_s']:.1f} s" for name, s in systems.items())
     parts += [f"Build time (with the embedding cache warm where it exists): {build}.", ""]
-    for key, title in (("by_lang", "By language"), ("by_type", "By question type")):
+    for key, title in (("by_corpus", "By corpus"), ("by_split", "By dev split"), ("by_lang", "By language"),
+                       ("by_type", "By question type")):
+        if key in ("by_corpus", "by_split") and len(next(iter(systems.values())).get(key, {})) < 2:
+            continue
         parts += [f"## {title}", ""]
         groups = sorted({g for s in systems.values() for g in s[key] if s[key][g]["n"]})
         rows = [(f"{g} · {name}", s[key][g]) for g in groups for name, s in systems.items() if g in s[key]]

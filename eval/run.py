@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,15 @@ from assistant.answer.types import Citation
 from assistant.search.retrieve import FEATURES, Retriever
 from envqa.core.errors import BadRequest
 from eval.baseline import BM25Baseline, DenseBaseline
-from eval.metrics import AnswerOutcome, Outcome, answer_scores, facts, system_metrics
+from eval.counterfactual import counterfactuals
+from eval.metrics import (
+    AnswerOutcome,
+    Outcome,
+    answer_groups,
+    answer_scores,
+    facts,
+    system_metrics,
+)
 from eval.report import write_report
 from index import EmbeddingCache
 from ingest.types import Document
@@ -36,6 +46,11 @@ class Question(BaseModel):
     doc: str | None = None
     evidence: list[str] = Field(default_factory=list)
     answer_points: list[str] = Field(default_factory=list)
+    corpus: str = ""
+    """The corpus the question is about: given, else the folder of `doc` (`laws/…` → laws, else seed)."""
+    split: str = ""
+    """Dev split: `fit` (numbers are fitted on it) or `test` (they are reported on it); given, else
+    from a hash of the id, so a question keeps its split when the set grows."""
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -48,7 +63,24 @@ def load_questions(path: Path) -> list[Question]:
         except ValidationError as exc:
             raise BadRequest(f"{path}:{number}: not a question line ({exc.errors()[0]['msg']})",
                              hint="see the question format in the README") from exc
-    return questions
+    return with_groups(questions)
+
+
+def corpus_of(doc: str) -> str:
+    return doc.split("/", 1)[0] if "/" in doc else "seed"
+
+
+def split_of(qid: str) -> str:
+    return "fit" if int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def with_groups(questions: list[Question]) -> list[Question]:
+    """Fill in corpus and split; an out-of-scope question is about the corpus most of its set is about."""
+    corpora = Counter(corpus_of(q.doc) for q in questions if q.doc)
+    default = corpora.most_common(1)[0][0] if corpora else "seed"
+    return [q.model_copy(update={"corpus": q.corpus or (corpus_of(q.doc) if q.doc else default),
+                                 "split": q.split or split_of(q.id)})
+            for q in questions]
 
 
 class Hit(Protocol):
@@ -122,7 +154,7 @@ def run_answers(assistant: Assistant, questions: Sequence[Question], run: Run,
         run.answers.append(AnswerOutcome(
             question.id, question.type, question.lang, tuple(question.evidence), tuple(facts(question.answer_points)),
             answer.answer, answer.status == "answered", tuple(c.quote for c in answer.citations),
-            sum(fabricated(c, documents) for c in answer.citations), latency))
+            sum(fabricated(c, documents) for c in answer.citations), latency, question.corpus, question.split))
         run.answer_rows.append({"id": question.id, "type": question.type, "question": question.question,
                                 "answer_points": question.answer_points, **answer.model_dump()})
         progress()
@@ -136,7 +168,7 @@ def run_system(system: System, questions: Sequence[Question], k: int, run: Run,
         hits = list(system.search(question.question, k))
         latency = (time.perf_counter() - started) * 1000
         outcomes.append(Outcome(question.id, question.type, question.lang, tuple(question.evidence),
-                                tuple(h.text for h in hits), latency))
+                                tuple(h.text for h in hits), latency, question.corpus, question.split))
         run.rows.append({"id": question.id, "system": system.name, "type": question.type,
                          "lang": question.lang, "question": question.question, "evidence": question.evidence,
                          "latency_ms": round(latency, 2),
@@ -151,6 +183,8 @@ def metrics(run: Run) -> dict[str, Any]:
                                           for name, outcomes in run.outcomes.items()}}
     if run.answers and "envqa" in result["systems"]:
         result["systems"]["envqa"]["answers"] = answer_scores(run.answers)
+        result["systems"]["envqa"]["answers_by_corpus"] = answer_groups(run.answers, "corpus")
+        result["systems"]["envqa"]["answers_by_split"] = answer_groups(run.answers, "split")
     return result
 
 
@@ -170,15 +204,19 @@ def write_outputs(run: Run, out_dir: Path) -> dict[str, Any]:
 
 
 def run_eval(assistant: Assistant, questions_path: Path, out_dir: Path, cache_path: Path, baseline: bool = False,
-             k: int = 10, ablate: bool = False,
+             k: int = 10, ablate: bool = False, counterfactual: bool = False,
              progress: Callable[[str, int], None] = lambda system, total: None,
              step: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Evaluate envqa's retrieval and answers (and the LangChain baselines) on a question set; write the report.
 
-    The baselines embed with envqa's embedder, through the embedding cache at `cache_path`.
+    The baselines embed with envqa's embedder, through the embedding cache at `cache_path`. With
+    `counterfactual`, generated negatives (one constraint of an answerable question swapped) join
+    the set as out-of-scope questions.
     """
     questions = load_questions(questions_path)
     retriever = assistant.retriever
+    if counterfactual:
+        questions += counterfactuals(questions, retriever.names)
     envqa = EnvqaSystem(retriever, retriever.index.manifest.get("build_seconds", 0.0))
     systems: list[System] = [envqa, *(ablations(envqa) if ablate else [])]
     if baseline:

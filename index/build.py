@@ -19,6 +19,7 @@ from index.embed import Embedder, EmbeddingCache, embed_with_cache
 from index.lexicon import build_lexicon, cedict_entries
 from index.sparse import SparseIndex, Tokenizer
 from ingest import Chunk, ChunkParams, Document, Skipped, chunk_document, load_documents
+from ingest.metadata import short_title
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -43,14 +44,16 @@ def section_tail(chunk: Chunk, depth: int = 2) -> str:
 
 
 def passage_text(chunk: Chunk) -> str:
-    """What the dense model reads: the nearest headings give a clause its context."""
-    tail = section_tail(chunk)
-    return f"{tail}\n{chunk.text}" if tail else chunk.text
+    """What the dense model reads: the document and nearest headings (and, for an article's
+    items, its lead-in) give a clause the context its own words lack: 「（一）超过排放标准…」
+    says nothing of which law, or which duty, it belongs to."""
+    head = " ".join(part for part in (short_title(chunk.doc_title), section_tail(chunk)) if part)
+    return "\n".join(part for part in (head, chunk.context, chunk.text) if part)
 
 
 def lexical_text(chunk: Chunk) -> str:
-    """What BM25 reads: the document title too, so 'the plan' finds the plan's clauses."""
-    return f"{chunk.doc_title}\n{section_tail(chunk)}\n{chunk.text}"
+    """What BM25 reads: the same context, so 'the plan' finds the plan's clauses."""
+    return "\n".join(part for part in (chunk.doc_title, section_tail(chunk), chunk.context, chunk.text) if part)
 
 
 def user_words(chunks: Sequence[Chunk]) -> set[str]:
@@ -58,6 +61,8 @@ def user_words(chunks: Sequence[Chunk]) -> set[str]:
     for chunk in chunks:
         words.update(chunk.titles)
         words.update(chunk.identifiers)
+        words.update(chunk.defines)
+        words.add(short_title(chunk.doc_title))
         if chunk.kind == "definition":
             words.add(chunk.text.split("：", 1)[0].split(":", 1)[0].strip("*< >b/"))
     return words
@@ -72,7 +77,7 @@ def is_current(index_dir: Path, documents: Sequence[Document], embedder_id: str,
     hashes = {doc_id: entry["sha256"] for doc_id, entry in manifest["documents"].items()}
     return (manifest["embedder"]["id"] == embedder_id
             and manifest["chunking"] == chunking(params)
-            and manifest.get("pipeline") == pipeline_fingerprint()
+            and manifest.get("pipeline") == PIPELINE
             and hashes == {d.doc_id: d.sha256 for d in documents})
 
 
@@ -89,8 +94,13 @@ def pipeline_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+# Taken when the code is loaded: an index records the code that built it, even if the files change
+# while it is being built.
+PIPELINE = pipeline_fingerprint()
+
+
 def chunking(params: ChunkParams) -> dict[str, int]:
-    return {"min_chars": params.min_chars, "max_chars": params.max_chars}
+    return {"min_chars": params.min_chars, "max_chars": params.max_chars, "article_chars": params.article_chars}
 
 
 def build_index(documents: Sequence[Document], embedder: Embedder, cache: EmbeddingCache,
@@ -142,7 +152,7 @@ def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir
         finally:
             cache.close()
         index.manifest["build_seconds"] = round(time.perf_counter() - started, 2)
-        index.manifest["pipeline"] = pipeline_fingerprint()
+        index.manifest["pipeline"] = PIPELINE
         store.save(index, index_dir)
         report.chunks = len(index.chunks)
         report.reused = report.chunks - report.embedded

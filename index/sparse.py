@@ -60,6 +60,18 @@ class SparseIndex:
             return np.zeros(self.bm25.scores["num_docs"], dtype=np.float32)
         return np.asarray(self.bm25.get_scores(tokens), dtype=np.float32)
 
+    def document_frequency(self, token: str) -> int:
+        """In how many chunks `token` occurs (0 when the corpus never uses it).
+
+        bm25s keeps its score matrix in compressed-column form, one column per token, so a
+        token's document frequency is the length of its column.
+        """
+        column = self.bm25.vocab_dict.get(token)
+        if column is None:
+            return 0
+        indptr = self.bm25.scores["indptr"]
+        return int(indptr[column + 1] - indptr[column])
+
     def save(self, directory: Path) -> None:
         self.bm25.save(str(directory / "bm25"), show_progress=False)
         (directory / "userdict.json").write_text(json.dumps(self.tokenizer.user_words, ensure_ascii=False))

@@ -24,7 +24,7 @@ CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
 CN_NUM = "一二三四五六七八九十百零〇"
 # Numbering decides a heading's depth; markdown '#' counts in converted files are unreliable.
 HEADING_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(rf"^(?:\d{{1,2}}\s+)?第[{CN_NUM}\d]+[部分篇章]"), 1),
+    (re.compile(rf"^(?:\d{{1,2}}\s+)?第[{CN_NUM}\d]+(?:[部分篇章]|分?编)"), 1),
     (re.compile(rf"^第[{CN_NUM}\d]+节"), 2),
     (re.compile(rf"^[{CN_NUM}]+\s*[、.．]"), 2),
     (re.compile(rf"^[（(][{CN_NUM}]+[)）]"), 3),
@@ -33,6 +33,10 @@ HEADING_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"^[（(]\d{1,2}[)）]"), 7),
     (re.compile(r"^\d{1,2}[)）]"), 8),
 )
+# A line that is only markup (「<!-- INFO END -->」, a lone tag) is no text of the document.
+MARKUP_LINE = re.compile(r"(?:<!--.*?-->|</?[A-Za-z][^<>]*>)+")
+# 「2021年1月24日 中华人民共和国国务院令第736号公布」: each line of a regulation's history stands alone.
+DATED_LINE = re.compile(r"^[（(]?\d{4}年\d{1,2}月\d{1,2}日")
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s*(.*)$")
 # "表 2-1 山西省减污降碳重点行业识别": a caption names the table below it, like a heading.
 CAPTION = re.compile(r"^(?:表|图)\s*[\d一二三四五六七八九十]+(?:\s*[-—－.．]\s*\d+)?\s+\S")
@@ -247,7 +251,8 @@ def ends_paragraph(text: str) -> bool:
 
 
 def starts_new_paragraph(text: str) -> bool:
-    return bool(LIST_START.match(text)) or heading_level(text) is not None
+    return bool(LIST_START.match(text) or MARKUP_LINE.fullmatch(text) or DATED_LINE.match(text)) \
+        or heading_level(text) is not None
 
 
 def clean(text: str) -> list[Block]:
@@ -258,6 +263,10 @@ def clean(text: str) -> list[Block]:
     while index < len(lines):
         line = lines[index]
         if not line.text:
+            index += 1
+            continue
+        if MARKUP_LINE.fullmatch(line.text):
+            blocks.append(Block("artefact", line.text, ((line.start, line.end),)))
             index += 1
             continue
         if is_table_line(line.raw):
@@ -317,14 +326,14 @@ def demote_empty_headings(blocks: list[Block]) -> list[Block]:
             following = next((b for b in blocks[position + 1:] if b.kind != "artefact"), None)
             if following is None or (following.kind == "heading" and following.level <= block.level):
                 stitched = Stitched()
-                stitched.append(block.text, block.spans[0][0] + _title_offset(block))
+                stitched.append(block.text, block.spans[0][0] + title_offset(block))
                 out.append(Block("prose", block.text, stitched.spans(), stitched=stitched))
                 continue
         out.append(block)
     return out
 
 
-def _title_offset(block: Block) -> int:
+def title_offset(block: Block) -> int:
     """Markdown headings keep their '#' marks in the source; the title starts after them."""
     start, end = block.spans[0]
     return (end - start) - len(block.text)

@@ -11,6 +11,7 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
+from ingest.metadata import FILE_DATE, link_versions, with_metadata
 from ingest.types import Document
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf")
@@ -106,15 +107,15 @@ def load_document(path: Path) -> Document:
         raise UnreadableFile("no text (empty file, or a PDF of scanned images)")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     title, title_en = find_titles(text)
-    return Document(
+    return with_metadata(Document(
         doc_id=path.stem,
         source=path.name,
-        title=title or path.stem,
+        title=title or FILE_DATE.sub("", path.stem).strip(),
         title_en=title_en,
         text=text,
         page_starts=page_starts,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-    )
+    ))
 
 
 def load_documents(paths: Iterable[Path]) -> tuple[list[Document], list[Skipped]]:
@@ -126,4 +127,4 @@ def load_documents(paths: Iterable[Path]) -> tuple[list[Document], list[Skipped]
             documents.append(load_document(path))
         except UnreadableFile as exc:
             skipped.append(Skipped(path, str(exc)))
-    return documents, skipped
+    return link_versions(documents), skipped

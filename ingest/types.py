@@ -23,6 +23,17 @@ class Document(BaseModel):
         None, description="For PDFs, the offset in `text` where each page begins (page 1 first)."
     )
     sha256: str = Field(description="Hash of the extracted text, to detect changed documents.")
+    kind: str = Field("政策文件", description="法律, 行政法规, 地方性法规, 部门规章, 司法解释, 标准, 政策文件 or 报告, "
+                      "told by the title's ending and the issuing order.")
+    issuer: str | None = Field(None, description="Issuing body, from the header (国务院, 环境保护部, 全国人民代表大会常务委员会).")
+    doc_number: str | None = Field(None, description="The order that issued it, e.g. 国务院令第736号.")
+    published: str | None = Field(None, description="Date this version was published or adopted (YYYY-MM-DD).")
+    effective: str | None = Field(None, description="Date it takes effect (YYYY-MM-DD), where the header says.")
+    version_date: str | None = Field(None, description="Date of this version: from the file name, else the header.")
+    status: str = Field("current", description="'current', or 'superseded' when a later version of the same "
+                        "title is loaded.")
+    superseded_by: str | None = Field(None, description="doc_id of the current version, for a superseded one.")
+    versions: list[str] = Field(default_factory=list, description="doc_ids of the other versions of this title.")
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding `offset`, or None for documents without pages."""
@@ -49,3 +60,8 @@ class Chunk(BaseModel):
                                    description="Normalised document numbers (文号) and standard codes.")
     titles: list[str] = Field(default_factory=list, description="《Titles》 the chunk mentions.")
     industries: list[str] = Field(default_factory=list, description="Industries the chunk concerns.")
+    article: str | None = Field(None, description="In a regulation, the article (条) the chunk is or belongs to, "
+                                "e.g. 第十四条 or 第十四条第二款.")
+    context: str = Field("", description="Words the chunk is about but does not hold, such as the lead-in of the "
+                         "article whose items it lists; indexed with the chunk, never quoted.")
+    defines: list[str] = Field(default_factory=list, description="Terms the chunk defines (本法所称X，是指…).")

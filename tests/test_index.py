@@ -44,8 +44,8 @@ def test_manifest_records_what_built_the_index(built_index: Index, embedder: Emb
     manifest = built_index.manifest
     assert manifest["format_version"] == 1
     assert manifest["embedder"] == {"id": embedder.id, "dim": 384}
-    assert manifest["chunking"] == {"min_chars": 150, "max_chars": 400}
-    assert set(manifest["documents"]) == {"paper", "plan", "policy_library"}
+    assert manifest["chunking"] == {"min_chars": 150, "max_chars": 400, "article_chars": 700}
+    assert set(manifest["documents"]) == {"paper", "plan", "policy_library", "示例污染防治条例(2021-01-24)"}
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"].values())
     assert manifest["chunk_count"] == len(built_index.chunks) == built_index.dense.index.ntotal
 
@@ -94,7 +94,7 @@ def test_incremental_reembeds_only_changed_chunks(tmp_path: Path, embedder: Embe
     second = runtime.run_ingest(settings, embedder=counting)
     assert counting.embedded == second.embedded == 1
     index = load(settings.index.dir)
-    assert {c.doc_id for c in index.chunks} == {"plan", "policy_library"}
+    assert {c.doc_id for c in index.chunks} == {"plan", "policy_library", "示例污染防治条例(2021-01-24)"}
     assert any("每年公开碳排放信息" in c.text for c in index.chunks)
 
     third = runtime.run_ingest(settings, embedder=counting)
@@ -113,7 +113,7 @@ def test_crash_mid_ingest_leaves_previous_index(tmp_path: Path, embedder: Embedd
         runtime.run_ingest(settings, embedder=CountingEmbedder(embedder, fail_after=8))
     after = load(settings.index.dir)
     assert after.manifest == before
-    assert {c.doc_id for c in after.chunks} == {"paper", "plan"}
+    assert {c.doc_id for c in after.chunks} == {"paper", "plan", "示例污染防治条例(2021-01-24)"}
     # The interrupted build resumes from the cache instead of starting over.
     counting = CountingEmbedder(embedder)
     runtime.run_ingest(settings, embedder=counting)

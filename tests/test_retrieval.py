@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from assistant.search.documents import DocumentNames
 from assistant.search.fusion import Ranking, fuse, keep_confident, rrf
 from assistant.search.query import analyse
 from assistant.search.retrieve import Filters, Retriever
@@ -12,6 +13,7 @@ from envqa import runtime
 from envqa.core.settings import Settings
 from index import Embedder, Index
 from index.lexicon import build_lexicon
+from ingest.types import Document
 
 
 def test_query_analysis_reads_language_identifiers_and_kind() -> None:
@@ -74,3 +76,40 @@ def test_filters(built_index: Index, embedder: Embedder) -> None:
     assert hits and all("焦化" in h.industries or "全行业" in h.industries for h in hits)
     hits = retriever.search("排放标准", k=20, filters=Filters(doc_id="plan"))
     assert hits and {h.doc_id for h in hits} == {"plan"}
+
+
+def names_of(*titles: str) -> DocumentNames:
+    return DocumentNames(Document(doc_id=title, source=f"{title}.md", title=title, text=title, sha256="0")
+                         for title in titles)
+
+
+def test_documents_are_named_by_title_short_name_and_in_english() -> None:
+    names = names_of("中华人民共和国环境保护法", "中华人民共和国环境保护税法", "中华人民共和国大气污染防治法",
+                     "排污许可管理条例", "中华人民共和国环境保护税法实施条例")
+    assert names.named("环保法规定按日连续处罚吗？") == ["中华人民共和国环境保护法"]
+    assert names.named("按照《中华人民共和国环境保护法》第59条") == ["中华人民共和国环境保护法"]
+    assert names.named("大气法对扬尘有什么要求") == ["中华人民共和国大气污染防治法"]
+    assert names.named("排污许可条例第十四条") == ["排污许可管理条例"]
+    assert names.named("环境保护税法实施条例第三条") == ["中华人民共和国环境保护税法实施条例"]
+    assert names.named("排污许可管理条例里的有效期") == ["排污许可管理条例"]
+    assert names.named("企业要公开哪些信息？") == []
+    assert names.named("Regulations on pollutant discharge permits",
+                       translation="排污 许可 条例") == ["排污许可管理条例"]
+
+
+def test_article_lookup_hits_the_article(built_index: Index, embedder: Embedder) -> None:
+    retriever = Retriever(built_index, embedder)
+    for question in ("示例污染防治条例第10条之一", "《示例污染防治条例》第十条之一规定了什么？"):
+        hits = retriever.search(question, k=3)
+        assert hits[0].article == "第十条之一", question
+        assert "identifier" in hits[0].matched
+    penalty = retriever.search("示例条例第33条罚款多少？", k=3)
+    assert penalty[0].article is not None and penalty[0].article.startswith("第三十三条")
+
+
+def test_a_named_law_steers_retrieval_to_it(built_index: Index, embedder: Embedder) -> None:
+    retriever = Retriever(built_index, embedder)
+    hits = retriever.search("按照示例污染防治条例，排污单位需要提交什么材料？", k=3)
+    assert all(h.doc_id.startswith("示例污染防治条例") for h in hits)
+    assert "第十一条" in [h.article for h in hits]
+    assert hits[0].doc_status == "current"

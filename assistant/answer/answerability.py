@@ -3,8 +3,10 @@
 Unanswerable questions here sit close to corpus topics: they ask for an amount, a year's target
 or a local rule the corpus never states, or about a place it mentions only in another context.
 So a statement supports an answer only if it holds what the question pins down — every place,
-year, number, identifier and 《title》 the question names — and enough of its other terms, and,
-for a question after a quantity, a quantity.
+year, number, identifier, 《title》 and law the question names, the industry it asks about — and
+enough of its other terms (counted over the clause it stands in: a law's article is its unit of
+meaning), and, for a question after a quantity, a quantity of the kind asked: 「拘留几天」 needs
+days, 「罚多少」 an amount of money, 「几月几号前」 a date.
 """
 
 from __future__ import annotations
@@ -17,28 +19,55 @@ from assistant.answer.statements import (
     NUMBER,
     Unit,
     content_terms,
+    defines_asked,
     question_parts,
     squash,
     term_weight,
 )
+from assistant.answer.places import places_in
 from assistant.search.query import QueryAnalysis
-from envqa.core.wordlists import word_list
+from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN
 from ingest.identifiers import find_identifiers, same_identifier
 
-PLACES = word_list("assistant.answer", "places.txt")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?=\s*(?:%|％|万|亿|千|吨|元|个|项|条|家|台|座|兆|吉|千瓦|小时))")
 
-MIN_COVERAGE = {"zh": 0.5, "en": 0.35}  # an English question's rewrite carries extra, looser words
+MIN_COVERAGE = {"zh": 0.2, "en": 0.35}
+"""Share of the question's content terms a statement's clause must hold; an English question's
+rewrite carries extra, looser words. Fitted on the fit split with counterfactual negatives
+(`eval/fit.py`)."""
 # The kind of quantity a question asks for, and what a statement must hold to give it.
-MONEY_ASKED = re.compile(r"多少钱|多少元|多少万元|多少亿元|金额|(?:补贴|奖励|补助|资助|电价|价格|费用|罚款)[^？?]{0,8}多少|"
-                         r"多少[^？?]{0,6}(?:补贴|奖励|补助|资金)|how much money|amount of", re.I)
-MONEY = re.compile(r"\d[\d.,]*\s*(?:元|万元|亿元|美元|英镑|欧元)|元/")
+MONEY_ASKED = re.compile(r"多少钱|多少元|多少万元|多少亿元|金额|(?:补贴|奖励|补助|资助|电价|价格|费用|罚款|罚|税额)[^？?]{0,8}多少|"
+                         r"多少[^？?]{0,6}(?:补贴|奖励|补助|资金|罚款)|how much money|amount of|how many yuan|"
+                         r"how much (?:is the )?(?:fine|tax|penalty)", re.I)
+MONEY = re.compile(r"(?:\d[\d.,]*|[一二三四五六七八九十百千万两]+)\s*(?:元|万元|亿元|美元|英镑|欧元)|元/|"
+                   r"[一二三四五六七八九十\d]+倍以[上下](?:的)?罚款")
 RATE_ASKED = re.compile(r"比例|占比|比率|利率|百分比|percentage|share of|\brate\b", re.I)
 RATE = re.compile(r"%|％|百分之|\d+\s*成")
 STANDARD_ASKED = re.compile(r"(?:哪些|哪个|哪项|什么|哪一)[^？?，,]{0,8}标准|which standard", re.I)
 STANDARD_GIVEN = re.compile(r"\b(?:GB|HJ|DB\d{2}|[A-Z]{2,4}/T|T/[A-Z]{2,10})\s*/?\s*T?\s*\d|《[^》]*标准(?:[（(][^》]*[)）])?》")
-WANTS_IDENTIFIER = re.compile(r"编号|文号|标准号|代号|document number|standard number|\bcode\b", re.I)
+WANTS_IDENTIFIER = re.compile(r"编号|文号|标准号|代号|几号令|令号|哪一号|document number|standard number|\bcode\b|"
+                              r"order no", re.I)
+NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两半]+)"
+# The unit a question asks its quantity in (「拘留几天」, 「保存几年」, "how many days"), and what a
+# statement must hold to give it; units are the closed class of Chinese measure words for time,
+# counts and physical quantities.
+DATE_ASKED = re.compile(r"哪天|哪一天|哪一日|几号|几月几日|截止日期|截止时间|what date|which day|by when|deadline", re.I)
+UNIT_ASKED = re.compile(r"(?:多少|几|多长|多久|how many|how much|how long)\s*(?:个)?\s*"
+                        r"(年|月|日|天|号(?!令)|小时|工作日|次|倍|吨|立方米|平方米|公里|千米|米|分贝|人|家|years?|"
+                        r"months?|days?|hours?|times|tons?|tonnes?)?", re.I)
+UNIT_GIVEN = {
+    "年": re.compile(r"(?<!\d)(?:\d{1,3}|[一二三四五六七八九十两半]+)\s*(?:个)?(?:周)?年(?!代|度)|每年|年度"),
+    "月": re.compile(rf"{NUMERAL}\s*个?月"),
+    "日": re.compile(rf"{NUMERAL}\s*(?:个)?(?:工作)?[日天]|日内|日前|日起"),
+    "号": re.compile(rf"{NUMERAL}\s*月\s*{NUMERAL}\s*[日号]"),
+    "小时": re.compile(rf"{NUMERAL}\s*(?:个)?小时"),
+    "次": re.compile(rf"{NUMERAL}\s*次|每[年月日天季]"),
+    "duration": re.compile(r"(?<!\d)(?:\d{1,3}|[一二三四五六七八九十两半]+)\s*(?:个)?(?:工作日|小时|[年月日天])(?!代|度)|"
+                           r"日内|日前|及时|立即"),
+}
+UNIT_EN = {"year": "年", "years": "年", "month": "月", "months": "月", "day": "日", "days": "日",
+           "hour": "小时", "hours": "小时", "times": "次"}
 
 
 @dataclass(frozen=True)
@@ -55,16 +84,19 @@ class Requirements:
     wants_money: bool = False
     wants_rate: bool = False
     wants_standard: bool = False
+    instruments: list[str] = field(default_factory=list)
+    industries: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
 
 
 def requirements(analysis: QueryAnalysis) -> Requirements:
     text = analysis.text if analysis.language == "zh" else analysis.search_text
-    places = [p for p in PLACES if p in text]
+    places = places_in(text)
     places = [p for p in places if not any(p != q and p in q for q in places)]
     return Requirements(
         places=places,
         years=YEAR.findall(analysis.text),
-        quantities=[q for q in QUANTITY.findall(analysis.text) if not YEAR.fullmatch(q)],
+        quantities=[q for q in QUANTITY.findall(without_articles(analysis.text)) if not YEAR.fullmatch(q)],
         identifiers=analysis.identifiers,
         titles=analysis.titles,
         wants_quantity="numeric" in analysis.kinds,
@@ -72,7 +104,39 @@ def requirements(analysis: QueryAnalysis) -> Requirements:
         wants_money=bool(MONEY_ASKED.search(analysis.text)),
         wants_rate=bool(RATE_ASKED.search(analysis.text)),
         wants_standard=bool(STANDARD_ASKED.search(analysis.text)),
+        instruments=analysis.unknown_documents,
+        industries=analysis.industries,
+        units=asked_units(analysis.text),
     )
+
+
+def without_articles(text: str) -> str:
+    """「第59条」 names an article, not a quantity the answer must repeat."""
+    return ARTICLE_REF_EN.sub(" ", ARTICLE_REF.sub(" ", text))
+
+
+def asked_units(text: str) -> list[str]:
+    """The units the question's quantities are asked in: 年, 日, 号 (a date), duration (多久) …"""
+    units = []
+    for match in UNIT_ASKED.finditer(text):
+        unit = (match.group(1) or "").lower()
+        unit = UNIT_EN.get(unit, unit)
+        if unit in ("天", "工作日"):
+            unit = "日"
+        if not unit and re.match(r"多长|多久|how long", match.group(0), re.I):
+            unit = "duration"
+        if unit in UNIT_GIVEN:
+            units.append(unit)
+        elif unit:
+            units.append(unit)
+    if DATE_ASKED.search(text):
+        units.append("号")
+    return list(dict.fromkeys(units))
+
+
+def gives_unit(statement: str, unit: str) -> bool:
+    pattern = UNIT_GIVEN.get(unit) or re.compile(rf"{NUMERAL}\s*{re.escape(unit)}")
+    return bool(pattern.search(statement))
 
 
 def context_of(unit: Unit) -> str:
@@ -80,10 +144,33 @@ def context_of(unit: Unit) -> str:
     return squash(f"{unit.hit.doc_title}{unit.hit.section}{unit.hit.text}")
 
 
+POINTER = re.compile(r"(?:依照|适用|按照|依据|根据|参照|依)《?(?:中华人民共和国)?$")
+
+
+def stands_in(instrument: str, context: str) -> bool:
+    """The clause says something of the law itself, not only 「依照《X》的规定」: a cross-reference
+    points to a law the index does not hold, it does not answer from it."""
+    name = squash(instrument)
+    return any(not POINTER.search(context[max(0, m.start() - 12):m.start()])
+               for m in re.finditer(re.escape(name), context))
+
+
+def concerns(unit: Unit, industries: Sequence[str], context: str) -> bool:
+    """A clause tagged with other industries only does not answer about this one."""
+    tags = set(unit.hit.industries)
+    if not industries or not tags or "全行业" in tags or tags & set(industries):
+        return True
+    return any(industry in context for industry in industries)
+
+
 def holds(unit: Unit, needs: Requirements) -> bool:
     """The places, identifiers and titles the question names are in the statement, its section or document."""
     context = context_of(unit)
     if any(place not in context for place in needs.places):
+        return False
+    if any(not stands_in(instrument, context) for instrument in needs.instruments):
+        return False
+    if not concerns(unit, needs.industries, context):
         return False
     if needs.wants_identifier and not find_identifiers(unit.statement):
         return False
@@ -104,30 +191,47 @@ def complete(units: Sequence[Unit], needs: Requirements) -> bool:
         return False
     if needs.wants_rate and not any(RATE.search(s) for s in statements):
         return False
+    if any(not any(gives_unit(s, unit) for s in statements) for unit in needs.units):
+        return False
     return not needs.wants_quantity or any(NUMBER.search(s) for s in statements)
 
 
+def gives_what_is_asked(statement: str, needs: Requirements) -> bool:
+    """The statement holds a quantity of the kind asked for (money, a rate, days, a date …)."""
+    wanted = [MONEY] * needs.wants_money + [RATE] * needs.wants_rate
+    return any(p.search(statement) for p in wanted) or any(gives_unit(statement, u) for u in needs.units)
+
+
 def coverage(unit: Unit, terms: Sequence[str]) -> float:
+    """Weighted share of the terms held by the statement's clause: its document, section, context and chunk."""
     if not terms:
         return 1.0
-    text = f"{unit.hit.doc_title} {unit.hit.section} {unit.statement}".lower()
+    text = f"{unit.hit.doc_title} {unit.hit.section} {unit.hit.text}".lower()
     return sum(term_weight(t) for t in terms if t in text) / sum(term_weight(t) for t in terms)
 
 
-def defines(unit: Unit, analysis: QueryAnalysis) -> bool:
-    """A glossary entry for the very term a definition question asks about."""
-    return "definition" in analysis.kinds and unit.hit.kind == "definition" \
-        and any(unit.statement.lstrip("*").startswith(term) for term in analysis.terms)
+def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callable[[str], list[str]],
+               min_coverage: float | None = None) -> list[Unit]:
+    """The statements that may answer the question, when every part of it has one.
 
-
-def supporting(units: Sequence[Unit], analysis: QueryAnalysis,
-               tokenize: Callable[[str], list[str]]) -> list[Unit]:
-    """The statements that answer the question or one of its parts."""
+    Whether the ones finally chosen give what was asked (its years, quantities, the kind of
+    quantity) is `answers_fully`'s decision, made on the chosen statements alone.
+    """
     needs = requirements(analysis)
     parts = question_parts(analysis.text) if analysis.language == "zh" else [analysis.search_text]
     part_terms = [content_terms(tokenize(part)) for part in parts]
-    threshold = MIN_COVERAGE[analysis.language]
-    found = [u for u in units
-             if holds(u, needs) and (defines(u, analysis)
-                                     or any(coverage(u, terms) >= threshold for terms in part_terms))]
-    return found if found and complete(found, needs) else []
+    threshold = MIN_COVERAGE[analysis.language] if min_coverage is None else min_coverage
+
+    def answers(unit: Unit, terms: Sequence[str]) -> bool:
+        return defines_asked(unit, analysis) or "identifier" in unit.hit.matched or coverage(unit, terms) >= threshold
+
+    held = [u for u in units if holds(u, needs)]
+    if not all(any(answers(u, terms) for u in held) for terms in part_terms):
+        return []
+    return [u for u in held if any(answers(u, terms) for terms in part_terms)]
+
+
+def answers_fully(chosen: Sequence[Unit], analysis: QueryAnalysis) -> bool:
+    """The statements an answer would cite give every year and quantity asked about, and the kind
+    of quantity wanted (an amount of money, days, a date …)."""
+    return bool(chosen) and complete(chosen, requirements(analysis))

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from assistant.answer.answerability import supporting
+from assistant.answer.answerability import answers_fully, supporting
 from assistant.answer.compose import select
 from assistant.answer.generate import ExtractiveGenerator, Generator
 from assistant.answer.statements import units_for
@@ -33,7 +33,7 @@ class Assistant:
         with timed(timings, "compose_ms"):
             found = supporting(units_for(hits, documents), analysis, self.tokenize)
             chosen = select(found, analysis, self.tokenize)
-        if not chosen:
+        if not answers_fully(chosen, analysis):
             return self.refusal(question, analysis.language, [h.doc_title for h in hits], timings)
         with timed(timings, "generate_ms"):
             text, citations = self.generator.generate(analysis, chosen, documents)

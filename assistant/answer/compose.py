@@ -14,13 +14,16 @@ from assistant.answer.statements import (
     NUMBER,
     Unit,
     content_terms,
+    defines_asked,
     question_parts,
     squash,
     term_weight,
 )
+from assistant.answer.answerability import Requirements, gives_what_is_asked, requirements
 from assistant.answer.types import Citation
 from assistant.search.query import QueryAnalysis
 from ingest.identifiers import find_identifiers, find_titles
+from ingest.structure import to_int
 from ingest.types import Document
 
 MAX_CITATIONS = 5
@@ -29,7 +32,7 @@ MAX_CITATIONS = 5
 SELECT_RATIO = {"zh": 0.8, "en": 0.6}
 
 
-def unit_score(unit: Unit, terms: Sequence[str], analysis: QueryAnalysis) -> float:
+def unit_score(unit: Unit, terms: Sequence[str], analysis: QueryAnalysis, needs: Requirements | None = None) -> float:
     """How well one statement answers: the question's terms it holds, the kind of fact it gives, its rank."""
     text = unit.statement.lower()
     context = f"{unit.hit.section} {unit.hit.doc_title}".lower()
@@ -40,12 +43,16 @@ def unit_score(unit: Unit, terms: Sequence[str], analysis: QueryAnalysis) -> flo
         score += 0.15
     if "numeric" in analysis.kinds and NUMBER.search(unit.statement):
         score += 0.15
+    if needs is not None and gives_what_is_asked(unit.statement, needs):
+        score += 0.3
+    if unit.hit.doc_id in analysis.documents:
+        score += 0.3  # the question names this document: its clauses answer before others that mention it
     if ("standard" in analysis.kinds or "which_document" in analysis.kinds) \
             and (unit.hit.identifiers or "《" in unit.statement):
         score += 0.15
-    if "definition" in analysis.kinds and unit.hit.kind == "definition":
+    if "definition" in analysis.kinds and (unit.hit.kind == "definition" or unit.hit.defines):
         score += 0.2
-        if any(unit.statement.lstrip("*").startswith(term) for term in analysis.terms):
+        if defines_asked(unit, analysis):
             score += 0.5
     if any(i in unit.hit.identifiers for i in analysis.identifiers):
         score += 0.3
@@ -56,23 +63,24 @@ def select(units: Sequence[Unit], analysis: QueryAnalysis, terms_of: Callable[[s
            limit: int = MAX_CITATIONS) -> list[Unit]:
     """The statements to cite, most specific first; each part of a multi-part question gets its best."""
     all_terms = content_terms(terms_of(analysis.search_text))
-    scored = sorted(units, key=lambda u: -unit_score(u, all_terms, analysis))
+    needs = requirements(analysis)
+    scored = sorted(units, key=lambda u: -unit_score(u, all_terms, analysis, needs))
     if not scored:
         return []
     chosen: list[Unit] = []
     if analysis.language == "zh":
         for part in question_parts(analysis.text):
             part_terms = content_terms(terms_of(part))
-            best = max(units, key=lambda u: unit_score(u, part_terms, analysis))
+            best = max(units, key=lambda u: unit_score(u, part_terms, analysis, needs))
             if best not in chosen:
                 chosen.append(best)
-    best_score = unit_score(scored[0], all_terms, analysis)
+    best_score = unit_score(scored[0], all_terms, analysis, needs)
     for unit in scored:
         if len(chosen) >= limit:
             break
-        if unit not in chosen and unit_score(unit, all_terms, analysis) >= SELECT_RATIO[analysis.language] * best_score:
+        if unit not in chosen and unit_score(unit, all_terms, analysis, needs) >= SELECT_RATIO[analysis.language] * best_score:
             chosen.append(unit)
-    chosen.sort(key=lambda u: -unit_score(u, all_terms, analysis))
+    chosen.sort(key=lambda u: -unit_score(u, all_terms, analysis, needs))
     return dedupe(chosen)[:limit]
 
 
@@ -90,6 +98,7 @@ def citation(n: int, unit: Unit, document: Document) -> Citation:
         n=n, doc_id=document.doc_id, doc_title=document.title, doc_title_en=document.title_en,
         section=unit.hit.section, quote=unit.quote, spans=list(unit.spans),
         page=document.page_at(unit.spans[0][0]) if unit.spans else None, chunk_id=unit.hit.chunk_id,
+        article=unit.hit.article, superseded=document.status == "superseded",
     )
 
 
@@ -114,8 +123,19 @@ def render_zh(units: Sequence[Unit], citations: Sequence[Citation], analysis: Qu
     if lead:
         lines.append(lead)
     for unit, cited in zip(units, citations):
-        lines.append(f"{cited.n}. {statement_zh(unit)} [{cited.n}]")
+        lines.append(f"{cited.n}. {where_zh(cited)}{statement_zh(unit)}{SUPERSEDED['zh'] if cited.superseded else ''}"
+                     f" [{cited.n}]")
     return "\n".join(lines)
+
+
+SUPERSEDED = {"zh": "（注：所引文本已有更新版本）", "en": " (note: a later version of this text is loaded)"}
+
+
+def where_zh(cited: Citation) -> str:
+    """「《排污许可管理条例》第十四条：」 for a clause of a regulation; nothing for other documents."""
+    if not cited.article:
+        return ""
+    return f"《{cited.doc_title.strip('《》')}》{cited.article}："
 
 
 def statement_zh(unit: Unit) -> str:
@@ -145,12 +165,30 @@ def english_name(chinese: str) -> str:
         else chinese
 
 
+def article_number(label: str) -> str:
+    """「第十四条第二款」 → "14(2)"; 「第十条之一」 → "10-1"."""
+    match = ARTICLE_LABEL.match(label)
+    if not match:
+        return ""
+    number = str(to_int(match.group(1))) + (f"-{to_int(match.group(2))}" if match.group(2) else "")
+    return number + (f"({to_int(match.group(3))})" if match.group(3) else "")
+
+
+ARTICLE_LABEL = re.compile(r"^第([^条]+)条(?:之([^第]+))?(?:第([^款]+)款)?")
+
+
 def render_en(units: Sequence[Unit], citations: Sequence[Citation]) -> str:
     lines = ["The documents say (quoted in the original Chinese):"]
     for unit, cited in zip(units, citations):
         title = cited.doc_title_en or cited.doc_title
         section = english_name(cited.section.split(" > ")[-1]) if cited.section else ""
-        where = f"“{title}”" + (f", section “{section}”" if section else "")
+        if cited.article:
+            number = article_number(cited.article)
+            where = f"Article {number} of “{title}”" if number else f"“{title}” {cited.article}"
+        else:
+            where = f"“{title}”" + (f", section “{section}”" if section else "")
+        if cited.superseded:
+            where += SUPERSEDED["en"]
         lines.append(f"{cited.n}. {where}: 「{unit.statement}」 [{cited.n}]")
     return "\n".join(lines)
 

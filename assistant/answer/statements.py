@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.search.query import QueryAnalysis
 from assistant.search.retrieve import SearchHit
 from ingest.sentences import sentence_bounds
 from ingest.types import Document, Span
@@ -161,3 +162,15 @@ def term_weight(term: str) -> float:
 def question_parts(question: str) -> list[str]:
     parts = [p.strip() for p in QUESTION_SPLIT.split(question) if len(p.strip()) >= 4]
     return parts or [question]
+
+
+def defines_asked(unit: Unit, analysis: QueryAnalysis) -> bool:
+    """The statement defines the very term a definition question asks about: a glossary entry
+    「X：是指…」 or a regulation's 「本法所称X，是指…」 / 「（一）X，是指…」."""
+    if "definition" not in analysis.kinds:
+        return False
+    statement = unit.statement.lstrip("*")
+    if unit.hit.kind == "definition" and any(statement.startswith(term) for term in analysis.terms):
+        return True
+    asked = f"{analysis.text} {analysis.search_text}"
+    return any(term in asked and term in statement and "指" in statement for term in unit.hit.defines)

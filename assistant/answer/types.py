@@ -31,6 +31,8 @@ class Citation(BaseModel):
     spans: list[Span] = Field(description="(start, end) offsets into the document text holding the quote.")
     page: int | None = Field(None, description="PDF page of the quote, if any.")
     chunk_id: str = Field(description="The chunk the quote was taken from.")
+    article: str | None = Field(None, description="In a regulation, the article quoted (第十四条).")
+    superseded: bool = Field(False, description="True when a later version of the document is loaded.")
 
 
 class Answer(BaseModel):

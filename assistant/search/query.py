@@ -10,20 +10,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from assistant.search.documents import DocumentNames
 from assistant.search.translate import translate
 from envqa.core.wordlists import word_list
 from ingest.identifiers import find_identifiers, find_industries, find_titles
+from ingest.structure import article_refs
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
 
 KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("definition", re.compile(r"是什么意思|什么意思|是指什么|的含义|含义是|怎么定义|如何定义|定义|是什么概念|指的是|"
+    ("definition", re.compile(r"是什么意思|什么意思|是指什么|指什么|指的什么|的含义|含义是|怎么定义|如何定义|定义|是什么概念|指的是|"
                               r"\bwhat (?:is|are|does) (?:meant by|the (?:term|definition))|\bdefin|\bmean(?:s|ing)?\b",
                               re.I)),
     ("which_document", re.compile(r"哪个文件|哪份文件|什么文件|文件叫什么|政策依据|依据(?:哪|什么)|文号|哪个政策|哪项政策|"
                                   r"\bwhich (?:document|policy|regulation|notice)|\bdocument number", re.I)),
     ("standard", re.compile(r"标准|规范|指南|standard|guideline", re.I)),
+    # Chinese laws put their penalties in a chapter of their own (法律责任, 罚则).
+    ("penalty", re.compile(r"罚|拘留|法律责任|追究|后果|怎么处理|如何处理|会怎样|会怎么样|吊销|责令停|"
+                           r"\bpenalt|\bfines?\b|\bfined\b|punish|sanction|liabilit|detention", re.I)),
     ("numeric", re.compile(r"多少|几个|几项|几条|比例|占比|百分|目标值|下降|提高到|达到|\d+%|how (?:many|much)|"
                            r"percentage|share of|\brate\b|target", re.I)),
 )
@@ -44,6 +49,12 @@ class QueryAnalysis:
     doc_hints: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
     translation: str = ""
+    documents: list[str] = field(default_factory=list)
+    """doc_ids of the documents the question names (by title or short name)."""
+    articles: list[str] = field(default_factory=list)
+    """Articles the question names, normalised (第十四条, 第十四条第二款)."""
+    unknown_documents: list[str] = field(default_factory=list)
+    """Laws the question names that the index does not hold (海洋环境保护法 asked of a library without it)."""
 
     @property
     def search_text(self) -> str:
@@ -77,8 +88,12 @@ def definition_terms(text: str) -> list[str]:
     return [term] if term else []
 
 
-def analyse(text: str, lexicon: dict[str, list[str]] | None = None) -> QueryAnalysis:
-    """Analyse a question; English ones are rewritten in corpus words unless `lexicon` is None."""
+def analyse(text: str, lexicon: dict[str, list[str]] | None = None,
+            names: DocumentNames | None = None) -> QueryAnalysis:
+    """Analyse a question; English ones are rewritten in corpus words unless `lexicon` is None.
+
+    With `names`, the documents the question names are found among those of the index.
+    """
     lang = language(text)
     translated = translate(text, lexicon) if lang == "en" and lexicon is not None else []
     translation = " ".join(translated)
@@ -93,4 +108,7 @@ def analyse(text: str, lexicon: dict[str, list[str]] | None = None) -> QueryAnal
         doc_hints=[hint for hint in DOC_HINTS if hint in combined],
         terms=definition_terms(text),
         translation=translation,
+        documents=names.named(text, translation) if names is not None else [],
+        articles=article_refs(text),
+        unknown_documents=names.unknown_mentions(text) if names is not None and lang == "zh" else [],
     )

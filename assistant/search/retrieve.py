@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.search.documents import DocumentNames
 from assistant.search.fusion import Ranking, fuse
 from assistant.search.query import QueryAnalysis, analyse
 from index import Embedder, Index
 from ingest.identifiers import find_identifiers, identifier_key, same_identifier
+from ingest.structure import article_of
 from ingest.types import Span
 
 
@@ -43,6 +45,9 @@ class SearchHit(BaseModel):
     kind: str = Field(description="'prose', 'table_row' or 'definition'.")
     matched: list[str] = Field(default_factory=list,
                                description="Which retrievers found it: identifier, dense, bm25.")
+    article: str | None = Field(None, description="In a regulation, the article the chunk is (第十四条).")
+    defines: list[str] = Field(default_factory=list, description="Terms the chunk defines.")
+    doc_status: str = Field("current", description="'current', or 'superseded' by a later version.")
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,14 @@ COVERAGE_FLOOR = 0.5
 
 
 # Steps of retrieval that evaluation can switch off one at a time, to show what each is worth.
-FEATURES = frozenset({"translation", "glossary", "coverage", "boosts", "identifiers"})
-
-
-def defined_term(text: str) -> str:
-    """'X' of a glossary entry 'X：是指…' (markdown bold and HTML tags stripped)."""
-    head = re.split(r"[：:]", text, maxsplit=1)[0]
-    return re.sub(r"<[^>]+>|\*", "", head).strip()
+NAMED_DOCUMENT_BOOST = 2.0
+"""A question that names a law wants that law's clauses, not another law's clause of the same kind."""
+PENALTY_SECTION_BOOST = 1.5
+"""A question about a penalty is answered by a law's liability chapter (法律责任, 罚则)."""
+LIABILITY_SECTION = re.compile(r"法律责任|罚则|处罚")
+SUPERSEDED_FACTOR = 0.8
+"""An older version of a text answers only when nothing current does as well."""
+FEATURES = frozenset({"translation", "glossary", "coverage", "boosts", "identifiers", "documents"})
 
 
 def coverage(terms: Sequence[str], text: str) -> float:
@@ -105,8 +111,23 @@ class Retriever:
         if unknown:
             raise ValueError(f"unknown retrieval features {sorted(unknown)}; known: {sorted(FEATURES)}")
         self.disabled = disabled
-        self.glossary = {position: term for position, chunk in enumerate(index.chunks)
-                         if chunk.kind == "definition" and len(term := defined_term(chunk.text)) >= 2}
+        self.glossary = {position: chunk.defines[0] for position, chunk in enumerate(index.chunks)
+                         if chunk.defines}
+        self.names = DocumentNames(index.documents.values())
+        self.articles: dict[tuple[str, str], list[int]] = {}
+        for position, chunk in enumerate(index.chunks):
+            if chunk.article:
+                self.articles.setdefault((chunk.doc_id, article_of(chunk.article)), []).append(position)
+
+    def article_hits(self, analysis: QueryAnalysis) -> list[int]:
+        """The chunks of the articles a question names, in the documents it names; 款 named first."""
+        hits: list[int] = []
+        for ref in analysis.articles:
+            for doc_id in analysis.documents:
+                positions = self.articles.get((doc_id, article_of(ref)), [])
+                exact = [p for p in positions if self.index.chunks[p].article == ref]
+                hits += [p for p in exact + positions if p not in hits]
+        return hits
 
     def identifier_hits(self, query: str) -> list[int]:
         hits: list[int] = []
@@ -142,7 +163,7 @@ class Retriever:
 
     def candidates_for(self, query: str) -> Candidates:
         lexicon = None if "translation" in self.disabled else self.index.lexicon
-        analysis = analyse(query, lexicon)
+        analysis = analyse(query, lexicon, None if "documents" in self.disabled else self.names)
         english = analysis.language == "en"
         # For English questions the embedder's own cross-lingual match is the weakest signal.
         rankings = [self.dense_ranking("dense", query, skip_latin=english,
@@ -153,7 +174,8 @@ class Retriever:
         if "glossary" not in self.disabled:
             rankings.append(self.glossary_ranking(analysis))
         identifiers = [] if "identifiers" in self.disabled else self.identifier_hits(query)
-        return Candidates(analysis, identifiers, rankings)
+        articles = [p for p in self.article_hits(analysis) if p not in identifiers]
+        return Candidates(analysis, articles + identifiers, rankings)
 
     def query_terms(self, analysis: QueryAnalysis) -> list[str]:
         tokens = self.index.sparse.tokenizer(analysis.search_text)
@@ -170,6 +192,12 @@ class Retriever:
         term = self.glossary.get(position)
         if term and (term in analysis.search_text or any(t in term or term in t for t in analysis.terms)):
             factor *= DEFINITION_BOOST if "definition" in analysis.kinds else GLOSSARY_BOOST
+        if analysis.documents and chunk.doc_id in analysis.documents:
+            factor *= NAMED_DOCUMENT_BOOST
+        if "penalty" in analysis.kinds and LIABILITY_SECTION.search(chunk.section):
+            factor *= PENALTY_SECTION_BOOST
+        if self.index.documents[chunk.doc_id].status == "superseded":
+            factor *= SUPERSEDED_FACTOR
         title = chunk.doc_title
         if analysis.doc_hints and any(hint in title for hint in analysis.doc_hints):
             factor *= DOC_HINT_BOOST
@@ -217,4 +245,5 @@ class Retriever:
             chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, doc_title=chunk.doc_title, section=chunk.section,
             text=chunk.text, spans=chunk.spans, page=chunk.page, identifiers=chunk.identifiers,
             industries=chunk.industries, score=round(score, 6), kind=chunk.kind, matched=list(matched),
+            article=chunk.article, defines=chunk.defines, doc_status=self.index.documents[chunk.doc_id].status,
         )

@@ -1,0 +1,180 @@
+"""Which loaded documents a question names: by 《title》, by its title without 《》, or by a short name.
+
+People shorten the names of laws by keeping characters of the full title in order — 环保法 for
+环境保护法, 大气法 for 大气污染防治法, 固废法 for 固体废物污染环境防治法, 排污许可条例 for
+排污许可管理条例 — always starting with the title's first character and ending with the word that
+names its kind (法, 条例, 办法 …). A mention is matched to the title that keeps the largest share
+of its characters, so 环保法 names 环境保护法 rather than 环境保护税法. English questions name a
+document through their Chinese rewrite: every content word of the title must be there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import jieba
+import jieba.posseg
+
+from ingest.metadata import short_title
+from ingest.types import Document
+
+# The words that end a Chinese official title and name its kind; a short name ends with the same word.
+KIND_WORDS = ("实施细则", "实施条例", "暂行条例", "暂行办法", "条例", "办法", "规定", "细则", "规则", "名录", "决定",
+              "意见", "通知", "方案", "规划", "标准", "法")
+MIN_SHORT_NAME = 3
+# Words of a title that say what kind of text it is rather than what it is about.
+GENERIC_TITLE_WORDS = frozenset("中华人民共和国 管理 暂行 实施 条例 办法 规定 法 关于 的 和 与 及 若干 问题 意见 通知".split())
+TITLE_QUOTED = re.compile(r"《([^》]{2,60})》")
+# A law named in running text is a run of content words ending in its kind word: 海洋/环境保护/法.
+MENTION_KINDS = ("法", "条例", "办法")
+CONTENT_FLAGS = ("n", "v", "j", "l", "b", "a")
+MIN_MENTION = 4
+DEICTIC = re.compile(r"本法|本条例|本办法|该法|该条例|此法|这部法|有关|相关|其他|上述|前款|法律法规|具体|专门")
+MODIFIER = re.compile(r"^(?:现行|最新|新|原|旧)")
+EVERYDAY_FREQUENCY = 1000
+"""jieba counts 依法, 违法, 执法, 方法 this often or more: words of their own, not the end of a title."""
+
+
+@dataclass(frozen=True)
+class Named:
+    doc_id: str
+    mention: str
+    exact: bool
+
+
+def kind_word(title: str) -> str | None:
+    return next((word for word in KIND_WORDS if title.endswith(word)), None)
+
+
+def names_a_kind(token: str) -> bool:
+    """「法」「条例」「办法」, or a word ending in one that is not an everyday word (防治法 yes, 依法 no)."""
+    if token in MENTION_KINDS:
+        return True
+    jieba.dt.check_initialized()
+    return token.endswith(MENTION_KINDS) and jieba.dt.FREQ.get(token, 0) < EVERYDAY_FREQUENCY
+
+
+def is_subsequence(short: str, full: str) -> bool:
+    position = 0
+    for char in short:
+        position = full.find(char, position)
+        if position < 0:
+            return False
+        position += 1
+    return True
+
+
+class DocumentNames:
+    """Finds the documents a question names, among those of one index."""
+
+    def __init__(self, documents: Iterable[Document]) -> None:
+        self.titles: dict[str, list[str]] = {}
+        for document in documents:
+            self.titles.setdefault(short_title(document.title), []).append(document.doc_id)
+        self.by_kind_word: dict[str, list[str]] = {}
+        for title in self.titles:
+            word = kind_word(title)
+            if word:
+                self.by_kind_word.setdefault(word, []).append(title)
+
+    def named(self, question: str, translation: str = "") -> list[str]:
+        """doc_ids the question names, best match first (all versions of a named title)."""
+        found = self.exact(question) or self.shortened(question)
+        if not found and translation:
+            found = self.translated(translation)
+        return list(dict.fromkeys(doc_id for title in found for doc_id in self.titles[title]))
+
+    def unknown_mentions(self, question: str) -> list[str]:
+        """Laws and regulations the question names that no loaded document is: 「海洋环境保护法…」
+        asked of a library without it. A quoted 《title》 counts too."""
+        mentions = [t for t in TITLE_QUOTED.findall(question) if kind_word(short_title(t))]
+        run: list[tuple[str, str]] = []
+        for word, flag in [*jieba.posseg.cut(question), ("", "x")]:
+            if flag.startswith(CONTENT_FLAGS):
+                run.append((word, flag))
+                continue
+            # The longest stretch of the run that ends in a kind word: 「企业环境信息依法披露管理办法」;
+            # after its last verb when what follows is a loaded name: 「企业违反|环保法」.
+            ends = [i for i, (token, _) in enumerate(run) if names_a_kind(token)]
+            if ends:
+                tokens = run[:ends[-1] + 1]
+                verbs = [i for i, (_, f) in enumerate(tokens[:-1]) if f == "v"]
+                tail = "".join(t for t, _ in tokens[verbs[-1] + 1:]) if verbs else ""
+                mentions.append(tail if tail and self.names_whole(short_title(tail))
+                                else "".join(t for t, _ in tokens))
+            run = []
+        unknown = []
+        for mention in mentions:
+            name = MODIFIER.sub("", short_title(mention))
+            if len(name) >= MIN_MENTION and not DEICTIC.search(name) and not self.names_whole(name):
+                unknown.append(name)
+        return list(dict.fromkeys(unknown))
+
+    def names_whole(self, mention: str) -> bool:
+        """The whole mention is a loaded title or a short name of one (not merely contains one)."""
+        if mention in self.titles:
+            return True
+        word = kind_word(mention)
+        return word is not None and any(self.short_name_span(mention, len(mention), word, title) == 0
+                                        for title in self.by_kind_word.get(word, []))
+
+    def exact(self, question: str) -> list[str]:
+        text = question.replace("中华人民共和国", "")
+        quoted = [short_title(t) for t in TITLE_QUOTED.findall(question)]
+        hits = [t for t in self.titles if t in text or t in quoted]
+        # 「环境保护税法实施条例」 contains 「环境保护税法」: the longer mention is the one meant.
+        return [t for t in hits if not any(t != other and t in other for other in hits)]
+
+    def shortened(self, question: str) -> list[str]:
+        best: dict[tuple[int, int], tuple[float, list[str]]] = {}
+        for word, titles in self.by_kind_word.items():
+            for match in re.finditer(re.escape(word), question):
+                end = match.end()
+                for title in titles:
+                    span = self.short_name_span(question, end, word, title)
+                    if span is None:
+                        continue
+                    share = (end - span) / len(title)
+                    key = (span, end)
+                    if key not in best or share > best[key][0]:
+                        best[key] = (share, [title])
+                    elif share == best[key][0]:
+                        best[key][1].append(title)
+        return [title for _, titles in sorted(best.values(), key=lambda item: -item[0]) for title in titles]
+
+    @staticmethod
+    def short_name_span(question: str, end: int, word: str, title: str) -> int | None:
+        """Start of the longest short name of `title` ending at `end`, or None."""
+        stem_end = end - len(word)
+        for start in range(max(0, end - len(title)), stem_end):
+            mention = question[start:end]
+            if len(mention) >= MIN_SHORT_NAME and mention[0] == title[0] \
+                    and is_subsequence(mention[:-len(word)], title[:-len(word)]):
+                return start
+        return None
+
+    def translated(self, translation: str) -> list[str]:
+        words = set(translation.split())
+        joined = "".join(translation.split())
+        hits = []
+        for title in self.titles:
+            content = [w for w in title_words(title) if w not in GENERIC_TITLE_WORDS]
+            if len(content) >= 1 and all(w in words or w in joined for w in content) and kind_word(title):
+                hits.append(title)
+        return [t for t in hits if not any(t != other and t in other for other in hits)]
+
+
+def title_words(title: str) -> Sequence[str]:
+    """A title cut into the words a translation would give: 2-character pieces of its content."""
+    stem = title
+    word = kind_word(title)
+    if word:
+        stem = title[: -len(word)]
+    for generic in ("中华人民共和国", "管理", "暂行", "实施", "关于"):
+        stem = stem.replace(generic, " ")
+    pieces: list[str] = []
+    for part in stem.split():
+        pieces.extend(part[i:i + 2] for i in range(0, len(part), 2) if len(part[i:i + 2]) == 2)
+    return pieces

@@ -1,0 +1,100 @@
+"""What a question pins down: places, the kind of quantity, laws the index does not hold; and the
+counterfactual negatives the refusal threshold is fitted on."""
+
+from __future__ import annotations
+
+import csv
+from importlib.metadata import distribution
+
+import pytest
+
+from assistant.answer.answerability import asked_units, gives_unit, stands_in
+from assistant.answer.places import PLACEHOLDER, places_in, strip_suffix
+from assistant.search.documents import DocumentNames
+from eval.counterfactual import counterfactuals
+from eval.run import Question
+from ingest.types import Document
+
+
+def adcode_rows(level: str) -> list[tuple[str, str]]:
+    """(adcode, name) of every province or prefecture in the package's table."""
+    table = distribution("cpca").locate_file("cpca/resources/adcodes.csv")
+    with open(str(table), encoding="utf-8") as handle:
+        rows = [(r["adcode"], r["name"]) for r in csv.DictReader(handle)]
+    if level == "province":
+        return [(code, name) for code, name in rows if code[2:] == "0" * 10]
+    return [(code, name) for code, name in rows if code[4:] == "0" * 8 and code[2:4] != "00"]
+
+
+@pytest.mark.parametrize("level", ["province", "prefecture"])
+def test_every_province_and_prefecture_is_a_place(level: str) -> None:
+    rows = [(code, name) for code, name in adcode_rows(level) if not PLACEHOLDER.search(name)]
+    assert len(rows) > (30 if level == "province" else 300)
+    missed = [name for _, name in rows if strip_suffix(name) not in places_in(f"{name}的企业排污有什么要求？")]
+    assert not missed, missed[:10]
+
+
+def test_place_mentions() -> None:
+    assert places_in("江苏省化工园区VOCs排放执行什么标准？") == ["江苏"]
+    assert places_in("清徐县焦化企业有什么要求") == ["清徐"]
+    assert places_in("河北和山西的焦化") == ["河北", "山西"]
+    assert places_in("美国的碳关税") == ["美国"]
+    assert places_in("雄安新区建设") == []  # 安新县 is not named by 「雄安新区」
+    assert places_in("中华人民共和国境内排放污染物的企业") == []
+    assert places_in("城市建成区禁止新建燃煤锅炉") == []
+
+
+@pytest.mark.parametrize(("question", "units"), [
+    ("偷偷埋暗管排污，负责人会被拘留几天？", ["日"]),
+    ("危险废物转移联单要保存几年？", ["年"]),
+    ("年报每年几月几号前要提交？", ["月", "号"]),
+    ("排污许可证有效期多久？", ["duration"]),
+    ("How many days does the authority have to decide?", ["日"]),
+    ("全国碳市场配额清缴截止日期是哪天？", ["号"]),
+    ("排污许可证是什么？", []),
+])
+def test_the_unit_a_quantity_is_asked_in(question: str, units: list[str]) -> None:
+    assert asked_units(question) == units
+
+
+def test_statements_give_units_in_chinese_numerals_too() -> None:
+    assert gives_unit("处十日以上十五日以下拘留", "日")
+    assert gives_unit("排污许可证有效期为5年", "年") and gives_unit("有效期为5年", "duration")
+    assert not gives_unit("自2015年1月1日起施行", "年")  # a year is a date, not a number of years
+
+
+def test_a_cross_reference_does_not_stand_for_the_law() -> None:
+    assert not stands_in("海洋环境保护法", "海洋污染防治适用《中华人民共和国海洋环境保护法》。")
+    assert stands_in("海洋环境保护法", "《中华人民共和国海洋环境保护法》第十二条规定了倾倒许可")
+
+
+def names_of(*titles: str) -> DocumentNames:
+    return DocumentNames(Document(doc_id=t, source=f"{t}.md", title=t, text=t, sha256="0") for t in titles)
+
+
+def test_laws_the_index_does_not_hold() -> None:
+    names = names_of("中华人民共和国环境保护法", "排污许可管理条例", "中华人民共和国大气污染防治法")
+    assert names.unknown_mentions("海洋环境保护法对向海洋倾倒废弃物要办什么许可？") == ["海洋环境保护法"]
+    assert names.unknown_mentions("企业环境信息依法披露管理办法要求年报什么时候交") == ["企业环境信息依法披露管理办法"]
+    assert names.unknown_mentions("我们企业违反环保法会怎样") == []
+    assert names.unknown_mentions("按照排污许可管理条例，有效期多久") == []
+    assert names.unknown_mentions("违反本法规定的，依法处罚") == []
+
+
+def test_counterfactual_negatives_swap_one_constraint() -> None:
+    names = names_of("排污许可管理条例")
+    answerable = [
+        Question(id="a", question="山西2025年钢铁行业超低排放改造要完成多少？", lang="zh", type="numeric",
+                 evidence=["x"], split="fit"),
+        Question(id="b", question="排污许可管理条例规定许可证有效期多久？", lang="zh", type="lookup",
+                 evidence=["y"], split="test"),
+        Question(id="c", question="What is the permit term?", lang="en", type="english", evidence=["z"]),
+    ]
+    negatives = {q.id: q for q in counterfactuals(answerable, names)}
+    assert set(negatives) == {"a-cf-year", "a-cf-place", "a-cf-industry", "b-cf-law"}
+    assert "2032年" in negatives["a-cf-year"].question
+    assert "山西" not in negatives["a-cf-place"].question
+    assert "钢铁" not in negatives["a-cf-industry"].question
+    assert "排污许可管理条例" not in negatives["b-cf-law"].question
+    assert all(q.type == "out_of_scope" and not q.evidence for q in negatives.values())
+    assert negatives["b-cf-law"].split == "test"
