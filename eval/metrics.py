@@ -170,3 +170,26 @@ def answer_scores(outcomes: Sequence[AnswerOutcome]) -> dict[str, float]:
 def answer_groups(outcomes: Sequence[AnswerOutcome], key: str) -> dict[str, dict[str, float]]:
     """Answer scores per corpus or per split."""
     return {name: answer_scores(items) for name, items in group(outcomes, key).items()}
+
+
+BOOTSTRAP_SAMPLES = 2000
+
+
+def paired_bootstrap(ours: Sequence[float], theirs: Sequence[float], samples: int = BOOTSTRAP_SAMPLES,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """Mean difference ours − theirs over the same questions, with its 95% bootstrap interval."""
+    if not ours:
+        return 0.0, 0.0, 0.0
+    difference = np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(difference), size=(samples, len(difference)))
+    means = difference[draws].mean(axis=1)
+    return float(difference.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def split_deltas(variant: Sequence[Outcome], full: Sequence[Outcome], split: str,
+                 key: str = "recall@5") -> tuple[float, float, float]:
+    """What a step is worth on one split: full envqa minus the variant without it, per question."""
+    mine = {o.qid: retrieval_scores(o)[key] for o in full if o.evidence and o.split == split}
+    theirs = {o.qid: retrieval_scores(o)[key] for o in variant if o.evidence and o.split == split}
+    shared = sorted(set(mine) & set(theirs))
+    return paired_bootstrap([mine[q] for q in shared], [theirs[q] for q in shared])

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from eval.metrics import KS  # noqa: E402
+from eval.metrics import KS, split_deltas  # noqa: E402
 
 if TYPE_CHECKING:
     from eval.run import Run
@@ -32,7 +32,7 @@ def main_systems(metrics: dict[str, Any]) -> dict[str, Any]:
     return {name: s for name, s in metrics["systems"].items() if not name.startswith("envqa-")}
 
 
-def ablation_table(metrics: dict[str, Any]) -> list[str]:
+def ablation_table(metrics: dict[str, Any], run: Run | None = None) -> list[str]:
     systems = metrics["systems"]
     variants = [name for name in systems if name.startswith("envqa-")]
     if not variants or "envqa" not in systems:
@@ -46,6 +46,30 @@ def ablation_table(metrics: dict[str, Any]) -> list[str]:
         en = systems[name]["by_lang"].get("en", {}).get("recall@5", 0.0)
         lines.append(f"| {name} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['recall@5'] - full['recall@5']:+.3f} "
                      f"| {o['mrr']:.3f} | {o['mrr'] - full['mrr']:+.3f} | {en:.3f} |")
+    return lines + [""] + split_table(variants, run)
+
+
+def split_table(variants: list[str], run: Run | None) -> list[str]:
+    """What each step is worth on each dev split, with a 95% paired bootstrap interval: a step whose
+    interval on the split it was not fitted on does not exclude zero is not shown to pay."""
+    if run is None or "envqa" not in run.outcomes:
+        return []
+    full = run.outcomes["envqa"]
+    splits = sorted({o.split for o in full if o.split})
+    if not splits:
+        return []
+    lines = ["### What each step is worth, by dev split", "",
+             "Gain in recall@5 and MRR from the step (full envqa minus envqa without it), mean over the split's "
+             "answerable questions with its 95% paired bootstrap interval.", "",
+             "| step | " + " | ".join(f"{s}: recall@5 | {s}: mrr" for s in splits) + " |",
+             "|---|" + "---|---|" * len(splits)]
+    for name in variants:
+        cells = []
+        for split in splits:
+            for key in ("recall@5", "mrr"):
+                mean, low, high = split_deltas(run.outcomes[name], full, split, key)
+                cells.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]")
+        lines.append(f"| {name.removeprefix('envqa-')} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -89,8 +113,8 @@ def answer_value(key: str, value: float) -> str:
     return str(int(value)) if key in ("fabricated_quotes", "quotes") else f"{value:.3f}"
 
 
-def render(metrics: dict[str, Any]) -> str:
-    ablations = ablation_table(metrics)
+def render(metrics: dict[str, Any], run: Run | None = None) -> str:
+    ablations = ablation_table(metrics, run)
     systems = main_systems(metrics)
     parts = ["# envqa retrieval evaluation", "", "## Overall", "",
              table([(name, s["overall"]) for name, s in systems.items()], "system"), ""]
@@ -140,4 +164,4 @@ def chart(metrics: dict[str, Any], path: Path) -> None:
 
 def write_report(metrics: dict[str, Any], run: Run, out_dir: Path) -> None:
     chart(metrics, out_dir / "recall.png")
-    (out_dir / "report.md").write_text(render(metrics), encoding="utf-8")
+    (out_dir / "report.md").write_text(render(metrics, run), encoding="utf-8")

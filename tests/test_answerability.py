@@ -8,9 +8,10 @@ from importlib.metadata import distribution
 
 import pytest
 
-from assistant.answer.answerability import asked_units, gives_unit, stands_in
+from assistant.answer.answerability import RATE, asked_units, gives_unit, stands_in
 from assistant.answer.places import PLACEHOLDER, places_in, strip_suffix
 from assistant.search.documents import DocumentNames
+from assistant.search.translate import translate
 from eval.counterfactual import counterfactuals
 from eval.run import Question
 from ingest.types import Document
@@ -52,9 +53,14 @@ def test_place_mentions() -> None:
     ("How many days does the authority have to decide?", ["日"]),
     ("全国碳市场配额清缴截止日期是哪天？", ["号"]),
     ("排污许可证是什么？", []),
+    ("哪部法律禁止在岸线范围内新建化工园区？是第几条？", ["article"]),
 ])
 def test_the_unit_a_quantity_is_asked_in(question: str, units: list[str]) -> None:
     assert asked_units(question) == units
+
+
+def test_a_rate_can_be_a_fraction() -> None:
+    assert RATE.search("专家人数不得少于审查小组总人数的二分之一")
 
 
 def test_statements_give_units_in_chinese_numerals_too() -> None:
@@ -98,3 +104,21 @@ def test_counterfactual_negatives_swap_one_constraint() -> None:
     assert "排污许可管理条例" not in negatives["b-cf-law"].question
     assert all(q.type == "out_of_scope" and not q.evidence for q in negatives.values())
     assert negatives["b-cf-law"].split == "test"
+
+
+def test_english_names_of_laws() -> None:
+    names = names_of("中华人民共和国固体废物污染环境防治法", "中华人民共和国环境保护法", "中华人民共和国环境保护税法",
+                     "排污许可管理条例")
+    lexicon = {"protection": ["保护"], "permits": ["许可证"]}
+
+    def rewrite(name: str) -> str:
+        return " ".join(translate(name, lexicon))
+
+    assert names.english_mentions("Under the Solid Waste Law, what is required?", rewrite) == \
+        (["固体废物污染环境防治法"], [])
+    assert names.english_mentions("Under the Environmental Protection Tax Law, who pays?", rewrite)[0] == \
+        ["环境保护税法"]
+    assert names.english_mentions("Under the Regulations on Pollutant Discharge Permits, how long?", rewrite)[0] == \
+        ["排污许可管理条例"]
+    assert names.english_mentions("Under the Marine Environment Protection Law, is dumping allowed?", rewrite) == \
+        ([], ["Marine Environment Protection Law"])

@@ -426,8 +426,10 @@ def test_sources_from_the_same_section_share_a_line(assistant: Assistant) -> Non
     text = chat_text(answer)
     assert text.startswith(answer.answer) and "\n\nSources:\n" in text
     sources = text.split("\n\nSources:\n")[1].splitlines()
-    assert sources[0].startswith("[1][2][3] 山西省工业领域碳达峰实施方案 · （十）重点行业达峰行动")
     assert all(SOURCE_LINE.match(line) for line in sources)
+    labels = [line.split(" ", 1)[1] for line in sources]
+    assert len(labels) == len(set(labels))  # one line per section
+    assert len(sources) < len(answer.citations)  # some quotes share their section's line
     assert sorted(int(n) for line in sources for n in re.findall(r"\[(\d+)\]", line.split(" ")[0])) == \
         [c.n for c in answer.citations]
 

@@ -20,12 +20,11 @@ from assistant.answer.statements import (
     Unit,
     content_terms,
     defines_asked,
-    question_parts,
     squash,
     term_weight,
 )
 from assistant.answer.places import places_in
-from assistant.search.query import QueryAnalysis
+from assistant.search.query import QueryAnalysis, question_parts
 from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN
 from ingest.identifiers import find_identifiers, same_identifier
 
@@ -43,7 +42,7 @@ MONEY_ASKED = re.compile(r"多少钱|多少元|多少万元|多少亿元|金额|
 MONEY = re.compile(r"(?:\d[\d.,]*|[一二三四五六七八九十百千万两]+)\s*(?:元|万元|亿元|美元|英镑|欧元)|元/|"
                    r"[一二三四五六七八九十\d]+倍以[上下](?:的)?罚款")
 RATE_ASKED = re.compile(r"比例|占比|比率|利率|百分比|percentage|share of|\brate\b", re.I)
-RATE = re.compile(r"%|％|百分之|\d+\s*成")
+RATE = re.compile(r"%|％|百分之|分之[一二三四五六七八九十]|\d+\s*成")
 STANDARD_ASKED = re.compile(r"(?:哪些|哪个|哪项|什么|哪一)[^？?，,]{0,8}标准|which standard", re.I)
 STANDARD_GIVEN = re.compile(r"\b(?:GB|HJ|DB\d{2}|[A-Z]{2,4}/T|T/[A-Z]{2,10})\s*/?\s*T?\s*\d|《[^》]*标准(?:[（(][^》]*[)）])?》")
 WANTS_IDENTIFIER = re.compile(r"编号|文号|标准号|代号|几号令|令号|哪一号|document number|standard number|\bcode\b|"
@@ -52,8 +51,9 @@ NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两半]+)"
 # The unit a question asks its quantity in (「拘留几天」, 「保存几年」, "how many days"), and what a
 # statement must hold to give it; units are the closed class of Chinese measure words for time,
 # counts and physical quantities.
+ARTICLE_ASKED = re.compile(r"第几条|哪一条|哪条|which article", re.I)
 DATE_ASKED = re.compile(r"哪天|哪一天|哪一日|几号|几月几日|截止日期|截止时间|what date|which day|by when|deadline", re.I)
-UNIT_ASKED = re.compile(r"(?:多少|几|多长|多久|how many|how much|how long)\s*(?:个)?\s*"
+UNIT_ASKED = re.compile(r"(?<!第)(?:多少|几|多长|多久|how many|how much|how long)\s*(?:个)?\s*"
                         r"(年|月|日|天|号(?!令)|小时|工作日|次|倍|吨|立方米|平方米|公里|千米|米|分贝|人|家|years?|"
                         r"months?|days?|hours?|times|tons?|tonnes?)?", re.I)
 UNIT_GIVEN = {
@@ -131,6 +131,8 @@ def asked_units(text: str) -> list[str]:
             units.append(unit)
     if DATE_ASKED.search(text):
         units.append("号")
+    if ARTICLE_ASKED.search(text):
+        units.append("article")
     return list(dict.fromkeys(units))
 
 
@@ -184,14 +186,18 @@ def holds(unit: Unit, needs: Requirements) -> bool:
 def complete(units: Sequence[Unit], needs: Requirements) -> bool:
     """Together the statements give every year and quantity asked about, and the kind of quantity wanted."""
     context = "".join(squash(u.hit.section + u.statement) for u in units)
-    if any(item not in context for item in needs.years + needs.quantities):
+    # A year can name the version of a text (「按2017年修正的…法」) rather than a fact in it.
+    versions = {u.hit.doc_date[:4] for u in units if u.hit.doc_date}
+    if any(item not in context and item not in versions for item in needs.years + needs.quantities):
+        return False
+    if "article" in needs.units and not any(u.hit.article for u in units):
         return False
     statements = [u.statement for u in units]
     if needs.wants_money and not any(MONEY.search(s) for s in statements):
         return False
     if needs.wants_rate and not any(RATE.search(s) for s in statements):
         return False
-    if any(not any(gives_unit(s, unit) for s in statements) for unit in needs.units):
+    if any(not any(gives_unit(s, unit) for s in statements) for unit in needs.units if unit != "article"):
         return False
     return not needs.wants_quantity or any(NUMBER.search(s) for s in statements)
 
@@ -199,7 +205,8 @@ def complete(units: Sequence[Unit], needs: Requirements) -> bool:
 def gives_what_is_asked(statement: str, needs: Requirements) -> bool:
     """The statement holds a quantity of the kind asked for (money, a rate, days, a date …)."""
     wanted = [MONEY] * needs.wants_money + [RATE] * needs.wants_rate
-    return any(p.search(statement) for p in wanted) or any(gives_unit(statement, u) for u in needs.units)
+    return any(p.search(statement) for p in wanted) or any(gives_unit(statement, u) for u in needs.units
+                                                               if u != "article")
 
 
 def coverage(unit: Unit, terms: Sequence[str]) -> float:

@@ -15,13 +15,12 @@ from assistant.answer.statements import (
     Unit,
     content_terms,
     defines_asked,
-    question_parts,
     squash,
     term_weight,
 )
 from assistant.answer.answerability import Requirements, gives_what_is_asked, requirements
 from assistant.answer.types import Citation
-from assistant.search.query import QueryAnalysis
+from assistant.search.query import QueryAnalysis, question_parts
 from ingest.identifiers import find_identifiers, find_titles
 from ingest.structure import to_int
 from ingest.types import Document

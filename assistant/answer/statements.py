@@ -18,7 +18,6 @@ from ingest.types import Document, Span
 MAX_QUOTE_CHARS = 300
 WHITESPACE = re.compile(r"\s+")
 NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万]+(?:个|项|条|大|类|种|章)")
-QUESTION_SPLIT = re.compile(r"[？?；;]|，(?=(?:完成|依据|覆盖|其|以及|并且|同时|哪|什么|多少|如何|是否))")
 BOOKKEEPING = re.compile(r"^(?:适用范围|适用行业|类型|发布类型|序号|编号|链接)：")
 MIN_SENTENCE_CHARS = 8
 SHORT_SENTENCE_CHARS = 20
@@ -157,11 +156,6 @@ def content_terms(tokens: Sequence[str]) -> list[str]:
 
 def term_weight(term: str) -> float:
     return float(min(len(term), 4))
-
-
-def question_parts(question: str) -> list[str]:
-    parts = [p.strip() for p in QUESTION_SPLIT.split(question) if len(p.strip()) >= 4]
-    return parts or [question]
 
 
 def defines_asked(unit: Unit, analysis: QueryAnalysis) -> bool:

@@ -11,7 +11,7 @@ document through their Chinese rewrite: every content word of the title must be 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import jieba
@@ -24,6 +24,7 @@ from ingest.types import Document
 KIND_WORDS = ("实施细则", "实施条例", "暂行条例", "暂行办法", "条例", "办法", "规定", "细则", "规则", "名录", "决定",
               "意见", "通知", "方案", "规划", "标准", "法")
 MIN_SHORT_NAME = 3
+MIN_TITLE_SHARE = 0.4
 # Words of a title that say what kind of text it is rather than what it is about.
 GENERIC_TITLE_WORDS = frozenset("中华人民共和国 管理 暂行 实施 条例 办法 规定 法 关于 的 和 与 及 若干 问题 意见 通知".split())
 TITLE_QUOTED = re.compile(r"《([^》]{2,60})》")
@@ -79,12 +80,16 @@ class DocumentNames:
             if word:
                 self.by_kind_word.setdefault(word, []).append(title)
 
-    def named(self, question: str, translation: str = "") -> list[str]:
+    def named(self, question: str, translation: str = "", english_titles: Sequence[str] = ()) -> list[str]:
         """doc_ids the question names, best match first (all versions of a named title)."""
-        found = self.exact(question) or self.shortened(question)
-        if not found and translation:
-            found = self.translated(translation)
-        return list(dict.fromkeys(doc_id for title in found for doc_id in self.titles[title]))
+        found = self.exact(question) or self.shortened(question) or list(english_titles)
+        kinds = english_kinds(question)
+        if not found and translation and kinds and not ENGLISH_TITLE.search(question):
+            found = self.translated(translation, kinds)
+        return self.doc_ids(found)
+
+    def doc_ids(self, titles: Iterable[str]) -> list[str]:
+        return list(dict.fromkeys(doc_id for title in titles for doc_id in self.titles[title]))
 
     def unknown_mentions(self, question: str) -> list[str]:
         """Laws and regulations the question names that no loaded document is: 「海洋环境保护法…」
@@ -111,6 +116,22 @@ class DocumentNames:
             if len(name) >= MIN_MENTION and not DEICTIC.search(name) and not self.names_whole(name):
                 unknown.append(name)
         return list(dict.fromkeys(unknown))
+
+    def english_mentions(self, question: str, rewrite: Callable[[str], str]) -> tuple[list[str], list[str]]:
+        """(titles, unknown names) for the laws an English question names by their English titles
+        («the Solid Waste Law»): a title answers to a name when it holds most of the name's Chinese
+        rewrite, so «the Marine Environment Protection Law» is not the Environmental Protection Law."""
+        titles: list[str] = []
+        unknown: list[str] = []
+        for mention in ENGLISH_TITLE.findall(question):
+            name = LEADING_ENGLISH.sub("", mention).strip()
+            rewritten = rewrite(name)
+            found = [t for t in self.translated(rewritten, english_kinds(name))
+                     if covered(title_stem(t), rewritten) >= MIN_NAME_COVERED]
+            titles += found
+            if not found:
+                unknown.append(name)
+        return list(dict.fromkeys(titles)), unknown
 
     def names_whole(self, mention: str) -> bool:
         """The whole mention is a loaded title or a short name of one (not merely contains one)."""
@@ -155,26 +176,80 @@ class DocumentNames:
                 return start
         return None
 
-    def translated(self, translation: str) -> list[str]:
-        words = set(translation.split())
+    def translated(self, translation: str, kinds: Sequence[str] = ()) -> list[str]:
+        """Titles an English question names through its Chinese rewrite: the title's leading word
+        (its subject: 固体废物, 大气污染, 排污) is there, and enough of its characters are;
+        the title most fully there wins, the more specific one on a tie (环境保护税法 over 环境保护法
+        when 税 is there too)."""
         joined = "".join(translation.split())
-        hits = []
+        scored: dict[str, tuple[float, int]] = {}
         for title in self.titles:
-            content = [w for w in title_words(title) if w not in GENERIC_TITLE_WORDS]
-            if len(content) >= 1 and all(w in words or w in joined for w in content) and kind_word(title):
-                hits.append(title)
-        return [t for t in hits if not any(t != other and t in other for other in hits)]
+            words = title_words(title)
+            if not words or not kind_word(title) or words[0] not in joined:
+                continue
+            if kinds and kind_word(title) not in kinds:
+                continue
+            stem = title_stem(title)
+            pieces = jieba.lcut(stem)
+            share = sum(len(w) for w in pieces if w in joined) / len(stem)
+            if share >= MIN_TITLE_SHARE:
+                scored[title] = (share, len(stem))
+        best = max(scored.values(), default=None)
+        return [t for t, score in scored.items() if score == best]
 
 
-def title_words(title: str) -> Sequence[str]:
-    """A title cut into the words a translation would give: 2-character pieces of its content."""
-    stem = title
+# How English names the kind of a Chinese legal text (the NPC's and State Council's own translations).
+ENGLISH_KINDS = ((re.compile(r"\bimplement\w* (?:regulations|rules)\b", re.I), ("实施条例", "实施细则")),
+                 (re.compile(r"\b(?:law|act)\b", re.I), ("法",)),
+                 (re.compile(r"\bregulations?\b", re.I), ("条例", "暂行条例")),
+                 (re.compile(r"\bmeasures\b", re.I), ("办法", "暂行办法")),
+                 (re.compile(r"\b(?:provisions|rules)\b", re.I), ("规定", "规则")),
+                 (re.compile(r"\b(?:list|catalog(?:ue)?|directory)\b", re.I), ("名录",)),
+                 (re.compile(r"\b(?:plan|programme|program)\b", re.I), ("方案", "规划", "计划")),
+                 (re.compile(r"\bnotice\b", re.I), ("通知",)),
+                 (re.compile(r"\bopinions\b", re.I), ("意见",)))
+
+
+LEADING_ENGLISH = re.compile(r"^(?:(?:Under|According|To|In|By|Of|Per|The|the|to|of)\s+)+")
+MIN_NAME_COVERED = 0.6
+"""Share of the terms of an English law name's Chinese rewrite (kind words aside) a title must hold
+to be that law: 「海洋环境 保护」 is not 环境保护法 (half), 「大气污染 空气污染 防治」 is 大气污染防治法
+(two of three; a dictionary gives alternatives)."""
+
+
+def covered(stem: str, rewritten: str) -> float:
+    terms = [strip_kind(t) for t in rewritten.split() if t not in KIND_WORDS and t != "暂行"]
+    held = [t for t in terms if t and (t in stem or (t[0] in stem and is_subsequence(t, stem[stem.index(t[0]):])))]
+    return len(held) / len(terms) if terms else 0.0
+
+
+def strip_kind(term: str) -> str:
+    word = kind_word(term)
+    return term[: -len(word)] if word and len(term) > len(word) else term
+
+
+ENGLISH_TITLE = re.compile(r"(\b(?:Interim\s+)?(?:Regulations|Measures|Provisions|Rules)\s+(?:on|of|for|concerning)\s+"
+                           r"(?:the\s+)?(?:[A-Z][\w'-]*(?:\s+(?:of|on|for|and|the))*\s*){1,8}|"
+                           r"(?:(?!(?:Under|According|In|By|Per|The|What|Which|How|Does|Do|Is|Are)\b)"
+                           r"[A-Z][\w'-]*\s+(?:(?:of|on|for|and|the)\s+)*){1,8}"
+                           r"(?:Law|Act|Regulations|Measures|Provisions)\b)")
+
+
+def english_kinds(question: str) -> list[str]:
+    """Kind words of the titles an English question can mean: "… Law" is a 法, "… Regulations" a 条例."""
+    for pattern, kinds in ENGLISH_KINDS:
+        if pattern.search(question):
+            return list(kinds)
+    return []
+
+
+def title_stem(title: str) -> str:
+    """A title without 中华人民共和国 and its kind word: what it is about."""
     word = kind_word(title)
-    if word:
-        stem = title[: -len(word)]
-    for generic in ("中华人民共和国", "管理", "暂行", "实施", "关于"):
-        stem = stem.replace(generic, " ")
-    pieces: list[str] = []
-    for part in stem.split():
-        pieces.extend(part[i:i + 2] for i in range(0, len(part), 2) if len(part[i:i + 2]) == 2)
-    return pieces
+    stem = title[: -len(word)] if word else title
+    return stem.replace("中华人民共和国", "")
+
+
+def title_words(title: str) -> list[str]:
+    """The content words of a title, in order: 「固体废物污染环境防治法」 → 固体废物, 污染, 环境, 防治."""
+    return [w for w in jieba.lcut(title_stem(title)) if len(w) >= 2 and w not in GENERIC_TITLE_WORDS]

@@ -97,6 +97,13 @@ def analyse(text: str, lexicon: dict[str, list[str]] | None = None,
     lang = language(text)
     translated = translate(text, lexicon) if lang == "en" and lexicon is not None else []
     translation = " ".join(translated)
+    english_titles: list[str] = []
+    unknown: list[str] = []
+    if names is not None and lang == "zh":
+        unknown = names.unknown_mentions(text)
+    elif names is not None and lexicon is not None:
+        # A dictionary rewrite of an English name is too loose to say a law is missing: it steers only.
+        english_titles, _ = names.english_mentions(text, lambda name: " ".join(translate(name, lexicon)))
     combined = f"{text} {translation}"
     return QueryAnalysis(
         text=text,
@@ -108,7 +115,16 @@ def analyse(text: str, lexicon: dict[str, list[str]] | None = None,
         doc_hints=[hint for hint in DOC_HINTS if hint in combined],
         terms=definition_terms(text),
         translation=translation,
-        documents=names.named(text, translation) if names is not None else [],
+        documents=names.named(text, translation, english_titles) if names is not None else [],
         articles=article_refs(text),
-        unknown_documents=names.unknown_mentions(text) if names is not None and lang == "zh" else [],
+        unknown_documents=unknown,
     )
+
+
+# A question's parts: 「…以哪个为准？如果据此认定超标，会怎么罚？」 asks two things.
+QUESTION_SPLIT = re.compile(r"[？?；;]|，(?=(?:完成|依据|覆盖|其|以及|并且|同时|哪|什么|多少|如何|是否))")
+
+
+def question_parts(question: str) -> list[str]:
+    parts = [p.strip() for p in QUESTION_SPLIT.split(question) if len(p.strip()) >= 4]
+    return parts or [question]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class SearchHit(BaseModel):
     article: str | None = Field(None, description="In a regulation, the article the chunk is (第十四条).")
     defines: list[str] = Field(default_factory=list, description="Terms the chunk defines.")
     doc_status: str = Field("current", description="'current', or 'superseded' by a later version.")
+    doc_date: str | None = Field(None, description="Date of the document's version (YYYY-MM-DD), if known.")
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,11 @@ PENALTY_SECTION_BOOST = 1.5
 LIABILITY_SECTION = re.compile(r"法律责任|罚则|处罚")
 SUPERSEDED_FACTOR = 0.8
 """An older version of a text answers only when nothing current does as well."""
-FEATURES = frozenset({"translation", "glossary", "coverage", "boosts", "identifiers", "documents"})
+# Only whole questions (「…以哪个为准？…会怎么罚？」) are searched apart; a clause of one question is not.
+QUESTIONS = re.compile(r"[？?；;]")
+MIN_PART_CHARS = 4
+MIN_PART_TERMS = 2
+FEATURES = frozenset({"translation", "glossary", "coverage", "boosts", "identifiers", "documents", "parts"})
 
 
 def coverage(terms: Sequence[str], text: str) -> float:
@@ -196,8 +202,13 @@ class Retriever:
             factor *= NAMED_DOCUMENT_BOOST
         if "penalty" in analysis.kinds and LIABILITY_SECTION.search(chunk.section):
             factor *= PENALTY_SECTION_BOOST
-        if self.index.documents[chunk.doc_id].status == "superseded":
+        document = self.index.documents[chunk.doc_id]
+        year = (document.version_date or "")[:4]
+        asks_version = bool(year) and f"{year}年" in analysis.text
+        if document.status == "superseded" and not asks_version:
             factor *= SUPERSEDED_FACTOR
+        elif document.versions and asks_version:
+            factor /= SUPERSEDED_FACTOR  # 「按2017年修正的…法」 asks for that version
         title = chunk.doc_title
         if analysis.doc_hints and any(hint in title for hint in analysis.doc_hints):
             factor *= DOC_HINT_BOOST
@@ -214,19 +225,47 @@ class Retriever:
                         filters: Filters | None = None) -> tuple[QueryAnalysis, list[SearchHit]]:
         """Search, and return the question's analysis too, so the answer step need not redo it."""
         found = self.candidates_for(query)
-        terms = self.query_terms(found.analysis)
-        fused_score = {p: score * self.boost(p, found.analysis, terms)
-                       for p, score in fuse(self.fusion, found.rankings)}
+        fused_score = self.scored(found, found.analysis)
         fused = sorted(fused_score.items(), key=lambda item: (-item[1], item[0]))
         first = sorted(found.identifier, key=lambda p: -fused_score.get(p, 0.0))
         seen = set(first)
         order = first + [p for p, _ in fused if p not in seen]
+        if "parts" not in self.disabled:
+            order = self.with_parts(order, found.analysis)
         allowed = [p for p in order if self.allows(p, filters)]
         matched = {r.name: set(r.positions) for r in found.rankings}
         matched["identifier"] = set(found.identifier)
         return found.analysis, [self.hit(p, fused_score.get(p, 0.0) + (1.0 if p in matched["identifier"] else 0.0),
                                          [name for name, ps in matched.items() if p in ps])
                                 for p in allowed[:k]]
+
+    def scored(self, found: Candidates, analysis: QueryAnalysis) -> dict[int, float]:
+        terms = self.query_terms(found.analysis)
+        return {p: score * self.boost(p, analysis, terms) for p, score in fuse(self.fusion, found.rankings)}
+
+    def with_parts(self, order: list[int], analysis: QueryAnalysis) -> list[int]:
+        """A question of several parts (「以哪个为准？…会怎么罚？」) is also searched part by part, and
+        each part's best clauses join the whole question's, taking turns, so no part goes unanswered.
+        The documents and kind of question the whole names still steer every part."""
+        parts = [p for p in QUESTIONS.split(analysis.text) if len(p.strip()) >= MIN_PART_CHARS] \
+            if analysis.language == "zh" else []
+        if len(parts) < 2:
+            return order
+        rankings: list[list[int]] = [order]
+        for part in parts:
+            found = self.candidates_for(part)
+            if len(self.query_terms(found.analysis)) < MIN_PART_TERMS:
+                continue  # 「是哪个文件？」 names nothing to search for
+            steered = dataclasses.replace(found.analysis, documents=analysis.documents,
+                                          kinds=sorted(set(found.analysis.kinds) | set(analysis.kinds)))
+            scores = self.scored(found, steered)
+            rankings.append(sorted(scores, key=lambda p: (-scores[p], p)))
+        merged: list[int] = []
+        for rank in range(max(len(r) for r in rankings)):
+            for ranking in rankings:
+                if rank < len(ranking) and ranking[rank] not in merged:
+                    merged.append(ranking[rank])
+        return merged
 
     def allows(self, position: int, filters: Filters | None) -> bool:
         if filters is None:
@@ -246,4 +285,5 @@ class Retriever:
             text=chunk.text, spans=chunk.spans, page=chunk.page, identifiers=chunk.identifiers,
             industries=chunk.industries, score=round(score, 6), kind=chunk.kind, matched=list(matched),
             article=chunk.article, defines=chunk.defines, doc_status=self.index.documents[chunk.doc_id].status,
+            doc_date=self.index.documents[chunk.doc_id].version_date,
         )
