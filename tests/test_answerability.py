@@ -11,6 +11,7 @@ import pytest
 from assistant.answer.answerability import RATE, asked_units, gives_unit, stands_in
 from assistant.answer.places import PLACEHOLDER, places_in, strip_suffix
 from assistant.search.documents import DocumentNames
+from assistant.search.query import analyse
 from assistant.search.translate import translate
 from eval.counterfactual import counterfactuals
 from eval.run import Question
@@ -122,3 +123,15 @@ def test_english_names_of_laws() -> None:
         ["排污许可管理条例"]
     assert names.english_mentions("Under the Marine Environment Protection Law, is dumping allowed?", rewrite) == \
         ([], ["Marine Environment Protection Law"])
+
+
+def test_a_rare_trade_pins_the_answer() -> None:
+    share = {"制药": 0.002, "重点": 0.3, "焦化": 0.03}.get
+
+    def rarity(word: str) -> float:
+        return share(word) or 0.0
+
+    assert analyse("制药企业要执行什么排放标准？", rarity=rarity).trades == ["制药"]
+    assert analyse("重点行业企业要做什么？", rarity=rarity).trades == []
+    assert analyse("我们企业要做什么？", rarity=rarity).trades == []
+    assert analyse("焦化厂的废水怎么处理？", rarity=rarity).trades == ["焦化"]

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from assistant.answer.places import places_in
 from assistant.answer.statements import (
     NUMBER,
     Unit,
@@ -23,10 +24,10 @@ from assistant.answer.statements import (
     squash,
     term_weight,
 )
-from assistant.answer.places import places_in
+from assistant.search.documents import is_subsequence
 from assistant.search.query import QueryAnalysis, question_parts
-from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN
 from ingest.identifiers import find_identifiers, same_identifier
+from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN
 
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?=\s*(?:%|％|万|亿|千|吨|元|个|项|条|家|台|座|兆|吉|千瓦|小时))")
@@ -39,8 +40,9 @@ rewrite carries extra, looser words. Fitted on the fit split with counterfactual
 MONEY_ASKED = re.compile(r"多少钱|多少元|多少万元|多少亿元|金额|(?:补贴|奖励|补助|资助|电价|价格|费用|罚款|罚|税额)[^？?]{0,8}多少|"
                          r"多少[^？?]{0,6}(?:补贴|奖励|补助|资金|罚款)|how much money|amount of|how many yuan|"
                          r"how much (?:is the )?(?:fine|tax|penalty)", re.I)
-MONEY = re.compile(r"(?:\d[\d.,]*|[一二三四五六七八九十百千万两]+)\s*(?:元|万元|亿元|美元|英镑|欧元)|元/|"
-                   r"[一二三四五六七八九十\d]+倍以[上下](?:的)?罚款")
+MONEY = re.compile(r"(?:\d[\d.,]*|[一二三四五六七八九十百千万两]+)\s*(?:元|万元|亿元|美元|英镑|欧元)|元/")
+# A fine is often set as a multiple of a sum (「处所需处置费用三倍以上五倍以下的罚款」): an amount for 「罚多少」.
+FINE_MULTIPLE = re.compile(r"[一二三四五六七八九十\d]+倍以[上下](?:的)?罚款|\d+倍以上\d+倍以下的罚款")
 RATE_ASKED = re.compile(r"比例|占比|比率|利率|百分比|percentage|share of|\brate\b", re.I)
 RATE = re.compile(r"%|％|百分之|分之[一二三四五六七八九十]|\d+\s*成")
 STANDARD_ASKED = re.compile(r"(?:哪些|哪个|哪项|什么|哪一)[^？?，,]{0,8}标准|which standard", re.I)
@@ -51,6 +53,8 @@ NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两半]+)"
 # The unit a question asks its quantity in (「拘留几天」, 「保存几年」, "how many days"), and what a
 # statement must hold to give it; units are the closed class of Chinese measure words for time,
 # counts and physical quantities.
+PERIOD_ASKED = re.compile(r"时限|期限是|期限多|多长时间|多少时间|几个工作日|how long|time limit", re.I)
+CONCENTRATION_ASKED = re.compile(r"(?:浓度|限值)[^？?，,]{0,6}(?:多少|是多少|几)|concentration limit", re.I)
 ARTICLE_ASKED = re.compile(r"第几条|哪一条|哪条|which article", re.I)
 DATE_ASKED = re.compile(r"哪天|哪一天|哪一日|几号|几月几日|截止日期|截止时间|what date|which day|by when|deadline", re.I)
 UNIT_ASKED = re.compile(r"(?<!第)(?:多少|几|多长|多久|how many|how much|how long)\s*(?:个)?\s*"
@@ -63,8 +67,10 @@ UNIT_GIVEN = {
     "号": re.compile(rf"{NUMERAL}\s*月\s*{NUMERAL}\s*[日号]"),
     "小时": re.compile(rf"{NUMERAL}\s*(?:个)?小时"),
     "次": re.compile(rf"{NUMERAL}\s*次|每[年月日天季]"),
-    "duration": re.compile(r"(?<!\d)(?:\d{1,3}|[一二三四五六七八九十两半]+)\s*(?:个)?(?:工作日|小时|[年月日天])(?!代|度)|"
-                           r"日内|日前|及时|立即"),
+    # A period, not a date: 「30日内」 yes, 「9月14日」 no.
+    "duration": re.compile(r"(?<![\d月])(?:\d{1,3}|[一二三四五六七八九十两半]+)\s*"
+                           r"(?:个月|个?工作日|个?小时|[年日天])(?!代|度)|日内|日前|及时|立即"),
+    "concentration": re.compile(r"mg\s*/|μg\s*/|毫克\s*/|微克\s*/|毫克每|ppm|dB|分贝", re.I),
 }
 UNIT_EN = {"year": "年", "years": "年", "month": "月", "months": "月", "day": "日", "days": "日",
            "hour": "小时", "hours": "小时", "times": "次"}
@@ -82,6 +88,9 @@ class Requirements:
     wants_quantity: bool = False
     wants_identifier: bool = False
     wants_money: bool = False
+    wants_fine: bool = False
+    trades: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
     wants_rate: bool = False
     wants_standard: bool = False
     instruments: list[str] = field(default_factory=list)
@@ -102,6 +111,9 @@ def requirements(analysis: QueryAnalysis) -> Requirements:
         wants_quantity="numeric" in analysis.kinds,
         wants_identifier=bool(WANTS_IDENTIFIER.search(analysis.text)),
         wants_money=bool(MONEY_ASKED.search(analysis.text)),
+        wants_fine=bool(MONEY_ASKED.search(analysis.text)) and "penalty" in analysis.kinds,
+        documents=analysis.documents,
+        trades=analysis.trades,
         wants_rate=bool(RATE_ASKED.search(analysis.text)),
         wants_standard=bool(STANDARD_ASKED.search(analysis.text)),
         instruments=analysis.unknown_documents,
@@ -133,6 +145,10 @@ def asked_units(text: str) -> list[str]:
         units.append("号")
     if ARTICLE_ASKED.search(text):
         units.append("article")
+    if PERIOD_ASKED.search(text):
+        units.append("duration")
+    if CONCENTRATION_ASKED.search(text):
+        units.append("concentration")
     return list(dict.fromkeys(units))
 
 
@@ -146,15 +162,20 @@ def context_of(unit: Unit) -> str:
     return squash(f"{unit.hit.doc_title}{unit.hit.section}{unit.hit.text}")
 
 
+QUOTED_TITLE = re.compile(r"《([^》]{2,60})》")
+ARTICLE_IN_TEXT = re.compile(r"第[一二三四五六七八九十百零\d]+条")
 POINTER = re.compile(r"(?:依照|适用|按照|依据|根据|参照|依)《?(?:中华人民共和国)?$")
 
 
 def stands_in(instrument: str, context: str) -> bool:
-    """The clause says something of the law itself, not only 「依照《X》的规定」: a cross-reference
-    points to a law the index does not hold, it does not answer from it."""
+    """The clause names the law — as written, or by a 《title》 the name shortens (天津碳普惠管理办法
+    for 《天津市碳普惠管理办法》) — and says something of it, not only 「依照《X》的规定」: a
+    cross-reference points to a law the index does not hold, it does not answer from it."""
     name = squash(instrument)
+    names = [name] + [t for t in QUOTED_TITLE.findall(context)
+                      if t != name and t[:1] == name[:1] and t[-1:] == name[-1:] and is_subsequence(name, t)]
     return any(not POINTER.search(context[max(0, m.start() - 12):m.start()])
-               for m in re.finditer(re.escape(name), context))
+               for written in names for m in re.finditer(re.escape(written), context))
 
 
 def concerns(unit: Unit, industries: Sequence[str], context: str) -> bool:
@@ -174,6 +195,8 @@ def holds(unit: Unit, needs: Requirements) -> bool:
         return False
     if not concerns(unit, needs.industries, context):
         return False
+    if any(trade not in context for trade in needs.trades):
+        return False
     if needs.wants_identifier and not find_identifiers(unit.statement):
         return False
     if needs.wants_standard and not STANDARD_GIVEN.search(unit.statement):
@@ -187,13 +210,14 @@ def complete(units: Sequence[Unit], needs: Requirements) -> bool:
     """Together the statements give every year and quantity asked about, and the kind of quantity wanted."""
     context = "".join(squash(u.hit.section + u.statement) for u in units)
     # A year can name the version of a text (「按2017年修正的…法」) rather than a fact in it.
-    versions = {u.hit.doc_date[:4] for u in units if u.hit.doc_date}
+    versions = {u.hit.doc_date[:4] for u in units if u.hit.doc_date and u.hit.doc_id in needs.documents}
     if any(item not in context and item not in versions for item in needs.years + needs.quantities):
         return False
-    if "article" in needs.units and not any(u.hit.article for u in units):
+    if "article" in needs.units and not any(u.hit.article or ARTICLE_IN_TEXT.search(u.statement) for u in units):
         return False
     statements = [u.statement for u in units]
-    if needs.wants_money and not any(MONEY.search(s) for s in statements):
+    money = [MONEY, FINE_MULTIPLE] if needs.wants_fine else [MONEY]
+    if needs.wants_money and not any(p.search(s) for p in money for s in statements):
         return False
     if needs.wants_rate and not any(RATE.search(s) for s in statements):
         return False
@@ -204,7 +228,7 @@ def complete(units: Sequence[Unit], needs: Requirements) -> bool:
 
 def gives_what_is_asked(statement: str, needs: Requirements) -> bool:
     """The statement holds a quantity of the kind asked for (money, a rate, days, a date …)."""
-    wanted = [MONEY] * needs.wants_money + [RATE] * needs.wants_rate
+    wanted = [MONEY] * needs.wants_money + [FINE_MULTIPLE] * needs.wants_fine + [RATE] * needs.wants_rate
     return any(p.search(statement) for p in wanted) or any(gives_unit(statement, u) for u in needs.units
                                                                if u != "article")
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from assistant.answer.answerability import (
+    Requirements,
+    gives_what_is_asked,
+    requirements,
+)
 from assistant.answer.statements import (
     NUMBER,
     Unit,
@@ -18,7 +23,6 @@ from assistant.answer.statements import (
     squash,
     term_weight,
 )
-from assistant.answer.answerability import Requirements, gives_what_is_asked, requirements
 from assistant.answer.types import Citation
 from assistant.search.query import QueryAnalysis, question_parts
 from ingest.identifiers import find_identifiers, find_titles
@@ -138,8 +142,15 @@ def where_zh(cited: Citation) -> str:
 
 
 def statement_zh(unit: Unit) -> str:
-    text = unit.statement
+    text = without_label(unit)
     return text if text.endswith(("。", "…", "！", "？", "；")) else text + "。"
+
+
+def without_label(unit: Unit) -> str:
+    """The statement without the 「第十四条」 it opens with, when the answer names the article before it."""
+    label = unit.hit.article.split("第", 2)[1] if unit.hit.article else ""
+    prefix = f"第{label}"
+    return unit.statement[len(prefix):].lstrip() if label and unit.statement.startswith(prefix) else unit.statement
 
 
 def lead_zh(units: Sequence[Unit], citations: Sequence[Citation], analysis: QueryAnalysis) -> str:

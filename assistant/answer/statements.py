@@ -16,6 +16,8 @@ from ingest.sentences import sentence_bounds
 from ingest.types import Document, Span
 
 MAX_QUOTE_CHARS = 300
+MAX_ARTICLE_QUOTE_CHARS = 700
+"""An article of a regulation (or a 款/项 group of a long one) is quoted whole up to this length."""
 WHITESPACE = re.compile(r"\s+")
 NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万]+(?:个|项|条|大|类|种|章)")
 BOOKKEEPING = re.compile(r"^(?:适用范围|适用行业|类型|发布类型|序号|编号|链接)：")
@@ -139,6 +141,9 @@ def units_for(hits: Sequence[SearchHit], documents: dict[str, Document]) -> list
         if hit.kind == "table_row":
             units.append(row_unit(rank, hit, document))
         elif hit.kind == "definition" and len(hit.text) <= MAX_QUOTE_CHARS:
+            units.append(whole_unit(rank, hit, document))
+        elif hit.article and len(hit.text) <= MAX_ARTICLE_QUOTE_CHARS:
+            # A regulation is read and cited by article: its lead-in, 款 and 项 answer together.
             units.append(whole_unit(rank, hit, document))
         else:
             units.extend(prose_units(rank, hit, document))

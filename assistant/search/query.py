@@ -8,7 +8,10 @@ composer uses it to decide whether retrieved text answers the question at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import jieba.posseg
 
 from assistant.search.documents import DocumentNames
 from assistant.search.translate import translate
@@ -53,6 +56,8 @@ class QueryAnalysis:
     """doc_ids of the documents the question names (by title or short name)."""
     articles: list[str] = field(default_factory=list)
     """Articles the question names, normalised (第十四条, 第十四条第二款)."""
+    trades: list[str] = field(default_factory=list)
+    """Trades the question pins its answer to (制药 in 「制药行业…」) that the corpus names only rarely."""
     unknown_documents: list[str] = field(default_factory=list)
     """Laws the question names that the index does not hold (海洋环境保护法 asked of a library without it)."""
 
@@ -89,7 +94,7 @@ def definition_terms(text: str) -> list[str]:
 
 
 def analyse(text: str, lexicon: dict[str, list[str]] | None = None,
-            names: DocumentNames | None = None) -> QueryAnalysis:
+            names: DocumentNames | None = None, rarity: Callable[[str], float] | None = None) -> QueryAnalysis:
     """Analyse a question; English ones are rewritten in corpus words unless `lexicon` is None.
 
     With `names`, the documents the question names are found among those of the index.
@@ -118,6 +123,7 @@ def analyse(text: str, lexicon: dict[str, list[str]] | None = None,
         documents=names.named(text, translation, english_titles) if names is not None else [],
         articles=article_refs(text),
         unknown_documents=unknown,
+        trades=trades(text, rarity) if rarity is not None and lang == "zh" else [],
     )
 
 
@@ -128,3 +134,22 @@ QUESTION_SPLIT = re.compile(r"[？?；;]|，(?=(?:完成|依据|覆盖|其|以�
 def question_parts(question: str) -> list[str]:
     parts = [p.strip() for p in QUESTION_SPLIT.split(question) if len(p.strip()) >= 4]
     return parts or [question]
+
+
+TRADE = re.compile(r"([\u4e00-\u9fff]{2,4}?)(?:行业|企业|工业|产业|厂)")
+MAX_TRADE_SHARE = 0.05
+"""A trade word in more than this share of chunks (重点, 钢铁 in a steel corpus) pins nothing down."""
+
+
+def trades(text: str, rarity: Callable[[str], float]) -> list[str]:
+    """「X行业 / X企业 / X工业」: X pins the answer to a trade when it is a content word (not 重点,
+    相关, 我们) the corpus uses, but seldom — a question about 制药企业 is not answered by a rule for
+    焦化企业."""
+    found = []
+    for match in TRADE.finditer(text):
+        words = list(jieba.posseg.cut(match.group(1)))
+        word = words[-1].word if words else ""
+        flag = words[-1].flag if words else "x"
+        if len(word) >= 2 and flag[:1] in ("n", "v") and 0 < rarity(word) <= MAX_TRADE_SHARE:
+            found.append(word)
+    return list(dict.fromkeys(found))

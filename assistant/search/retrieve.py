@@ -125,6 +125,10 @@ class Retriever:
             if chunk.article:
                 self.articles.setdefault((chunk.doc_id, article_of(chunk.article)), []).append(position)
 
+    def rarity(self, term: str) -> float:
+        """Share of chunks that use a term."""
+        return self.index.sparse.document_frequency(term) / max(1, len(self.index.chunks))
+
     def article_hits(self, analysis: QueryAnalysis) -> list[int]:
         """The chunks of the articles a question names, in the documents it names; 款 named first."""
         hits: list[int] = []
@@ -169,7 +173,7 @@ class Retriever:
 
     def candidates_for(self, query: str) -> Candidates:
         lexicon = None if "translation" in self.disabled else self.index.lexicon
-        analysis = analyse(query, lexicon, None if "documents" in self.disabled else self.names)
+        analysis = analyse(query, lexicon, None if "documents" in self.disabled else self.names, self.rarity)
         english = analysis.language == "en"
         # For English questions the embedder's own cross-lingual match is the weakest signal.
         rankings = [self.dense_ranking("dense", query, skip_latin=english,
