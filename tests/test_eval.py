@@ -82,7 +82,7 @@ def test_end_to_end_eval_with_baselines(tmp_path: Path, settings: Settings, buil
     result = run_eval(runtime.open_assistant(settings), questions, out, settings.index.cache_dir / "embeddings.sqlite",
                       baseline=True, k=5, ablate=True)
     systems = result["systems"]
-    assert {"envqa", "baseline_dense", "baseline_bm25", "envqa-no_translation", "envqa-fusion_rrf"} <= set(systems)
+    assert {"envqa", "baseline_dense", "baseline_bm25", "envqa-no_translation", "envqa-fusion_keep_confident"} <= set(systems)
     for system in systems.values():
         assert set(system["overall"]) >= {"recall@1", "recall@3", "recall@5", "recall@10", "allhit@5", "mrr",
                                           "latency_ms_p50", "latency_ms_p95", "n"}

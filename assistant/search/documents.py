@@ -149,6 +149,10 @@ class DocumentNames:
         return [t for t in hits if not any(t != other and t in other for other in hits)]
 
     def shortened(self, question: str) -> list[str]:
+        return [title for _, titles in self.shortened_spans(question).values() for title in titles]
+
+    def shortened_spans(self, question: str) -> dict[tuple[int, int], tuple[float, list[str]]]:
+        """(start, end) of each short name in the question → (share of its title kept, titles)."""
         best: dict[tuple[int, int], tuple[float, list[str]]] = {}
         for word, titles in self.by_kind_word.items():
             for match in re.finditer(re.escape(word), question):
@@ -163,7 +167,7 @@ class DocumentNames:
                         best[key] = (share, [title])
                     elif share == best[key][0]:
                         best[key][1].append(title)
-        return [title for _, titles in sorted(best.values(), key=lambda item: -item[0]) for title in titles]
+        return dict(sorted(best.items(), key=lambda item: -item[1][0]))
 
     @staticmethod
     def short_name_span(question: str, end: int, word: str, title: str) -> int | None:

@@ -34,7 +34,7 @@ class IngestSettings(Section):
 class RetrievalSettings(Section):
     k: int = Field(10, ge=1, le=100, description="Results returned by search.")
     fusion: Literal["rrf", "keep_confident"] = Field(
-        "keep_confident", description="How dense and BM25 rankings are fused.")
+        "rrf", description="How dense and BM25 rankings are fused ('keep_confident' measured no better).")
     candidates: int = Field(50, ge=5, description="Candidates each retriever contributes before fusion.")
 
 
