@@ -113,3 +113,12 @@ def test_a_named_law_steers_retrieval_to_it(built_index: Index, embedder: Embedd
     assert all(h.doc_id.startswith("示例污染防治条例") for h in hits)
     assert "第十一条" in [h.article for h in hits]
     assert hits[0].doc_status == "current"
+
+
+def test_questions_about_a_text_itself_find_its_header_and_last_article(built_index: Index,
+                                                                         embedder: Embedder) -> None:
+    retriever = Retriever(built_index, embedder)
+    hits = retriever.search("示例污染防治条例从哪天起施行？", k=3)
+    assert any("起施行" in h.text for h in hits[:2])
+    order = retriever.search("示例污染防治条例是国务院第几号令公布的？", k=3)
+    assert "国务院令第999号" in order[0].text

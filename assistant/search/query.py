@@ -29,6 +29,10 @@ KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("which_document", re.compile(r"哪个文件|哪份文件|什么文件|文件叫什么|政策依据|依据(?:哪|什么)|文号|哪个政策|哪项政策|"
                                   r"\bwhich (?:document|policy|regulation|notice)|\bdocument number", re.I)),
     ("standard", re.compile(r"标准|规范|指南|standard|guideline", re.I)),
+    # Facts about a text itself: its order number and dates stand in its header and its last article.
+    ("document_facts", re.compile(r"几号令|令号|哪一号|文号|什么时候(?:开始)?(?:施行|实施|生效)|哪天(?:起)?(?:施行|实施|生效)|"
+                                  r"施行日期|生效日期|何时(?:施行|生效)|从哪天|自何时|when did .* take effect|"
+                                  r"effective date|order no", re.I)),
     # Chinese laws put their penalties in a chapter of their own (法律责任, 罚则).
     ("penalty", re.compile(r"罚|拘留|法律责任|追究|后果|怎么处理|如何处理|会怎样|会怎么样|吊销|责令停|"
                            r"\bpenalt|\bfines?\b|\bfined\b|punish|sanction|liabilit|detention", re.I)),

@@ -15,7 +15,7 @@ from assistant.search.query import QueryAnalysis, analyse
 from index import Embedder, Index
 from ingest.identifiers import find_identifiers, identifier_key, same_identifier
 from ingest.structure import article_of
-from ingest.types import Document, Span
+from ingest.types import Chunk, Document, Span
 
 
 class Filters(BaseModel):
@@ -77,6 +77,12 @@ DOC_HINT_BOOST = 1.25
 ENGLISH_DENSE_WEIGHT = 0.25
 COVERAGE_FLOOR = 3.0
 """Rerank factor = floor + share of the question's terms in the chunk: a gentle tie-breaker."""
+DOCUMENT_FACTS_BOOST = 1.5
+"""A question after a text's order number or dates wants its header or its 「自…起施行」 article."""
+EFFECTIVE_CLAUSE = re.compile(r"自\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日起施行|令第\s*\d+\s*号")
+SCOPE_BOOST = 1.5
+"""「哪部法规管…」 is answered by a text's purpose and scope articles (为了…制定本法; 本条例适用于…)."""
+SCOPE_CLAUSE = re.compile(r"制定本(?:法|条例|办法|规定)|本(?:法|条例|办法|规定)适用于|适用本(?:法|条例|办法|规定)")
 NAMED_DOCUMENT_BOOST = 5.0
 """A question that names a law wants that law's clauses, not another law's clause of the same kind."""
 SUPERSEDED_FACTOR = 0.8
@@ -85,6 +91,10 @@ two versions to fit it on; the held-out set's older 海洋环境保护法 checks
 
 # Steps of retrieval that evaluation can switch off one at a time, to show what each is worth.
 FEATURES = frozenset({"translation", "glossary", "coverage", "boosts", "identifiers", "documents"})
+
+
+def states_document_facts(chunk: Chunk) -> bool:
+    return bool(EFFECTIVE_CLAUSE.search(chunk.text))
 
 
 def coverage(terms: Sequence[str], text: str) -> float:
@@ -192,6 +202,10 @@ class Retriever:
         if analysis.documents and chunk.doc_id in analysis.documents:
             factor *= NAMED_DOCUMENT_BOOST
         factor *= self.version_factor(self.index.documents[chunk.doc_id], analysis)
+        if "boosts" not in self.disabled and "document_facts" in analysis.kinds and states_document_facts(chunk):
+            factor *= DOCUMENT_FACTS_BOOST
+        if "boosts" not in self.disabled and "which_document" in analysis.kinds and SCOPE_CLAUSE.search(chunk.text):
+            factor *= SCOPE_BOOST
         if "boosts" not in self.disabled and analysis.doc_hints \
                 and any(hint in chunk.doc_title for hint in analysis.doc_hints):
             factor *= DOC_HINT_BOOST
