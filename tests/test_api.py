@@ -94,6 +94,9 @@ def test_search_has_the_cli_shape(client: TestClient) -> None:
 def test_documents_and_health(client: TestClient) -> None:
     documents = client.get("/api/documents").json()["documents"]
     assert {d["doc_id"] for d in documents} == {"paper", "plan", "policy_library", "示例污染防治条例(2021-01-24)"}
+    law = next(d for d in documents if d["doc_id"] == "示例污染防治条例(2021-01-24)")
+    assert (law["kind"], law["doc_number"], law["effective"], law["status"]) == \
+        ("行政法规", "国务院令第999号", "2021-03-01", "current")
     library = next(d for d in documents if d["doc_id"] == "policy_library")
     assert library["chunk_count"] > 5 and "钢铁" in library["industries"]
     health = client.get("/healthz").json()

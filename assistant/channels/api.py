@@ -51,6 +51,14 @@ class DocumentInfo(BaseModel):
     chunk_count: int = Field(description="Chunks indexed from it.")
     industries: list[str] = Field(description="Industries its chunks concern, most frequent first.")
     chars: int = Field(description="Length of its text.")
+    kind: str = Field("政策文件", description="法律, 行政法规, 地方性法规, 部门规章, 司法解释, 标准, 政策文件 or 报告.")
+    issuer: str | None = Field(None, description="Issuing body, where the header names it.")
+    doc_number: str | None = Field(None, description="The order that issued it, e.g. 国务院令第736号.")
+    published: str | None = Field(None, description="Date this version was published (YYYY-MM-DD).")
+    effective: str | None = Field(None, description="Date it takes effect (YYYY-MM-DD).")
+    version_date: str | None = Field(None, description="Date of this version.")
+    status: str = Field("current", description="'current', or 'superseded' by a later version loaded beside it.")
+    superseded_by: str | None = Field(None, description="doc_id of the current version, for a superseded one.")
 
 
 class DocumentText(DocumentInfo):
@@ -129,7 +137,10 @@ def document_info(assistant: Assistant) -> dict[str, DocumentInfo]:
         doc_id: DocumentInfo(
             doc_id=doc_id, title=document.title, title_en=document.title_en, source=document.source,
             pages=len(document.page_starts) if document.page_starts else None,
-            chunk_count=chunks.get(doc_id, 0), chars=len(document.text),
+            chunk_count=chunks.get(doc_id, 0), chars=len(document.text), kind=document.kind,
+            issuer=document.issuer, doc_number=document.doc_number, published=document.published,
+            effective=document.effective, version_date=document.version_date, status=document.status,
+            superseded_by=document.superseded_by,
             industries=sorted(counts.get(doc_id, {}), key=lambda i: -counts[doc_id][i]),
         )
         for doc_id, document in index.documents.items()
