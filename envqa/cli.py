@@ -27,8 +27,8 @@ from envqa.core.errors import EnvqaError
 from envqa.core.settings import Settings
 from eval.bench import run_bench, server_up, start_server
 from eval.bench import table as bench_table
-from eval.report import table as eval_table
 from eval.fit import fit_threshold
+from eval.report import table as eval_table
 from eval.run import run_eval
 from index import BuildReport
 

@@ -46,6 +46,6 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retr
 def open_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
     """The configured index, embedder and answer generator, loaded once."""
     generator = load_generator(settings.answer.generator, base_url=settings.llm.base_url,
-                               model=settings.llm.model, api_key=settings.llm.api_key,
+                               model=settings.llm.model, api_key=settings.llm.api_key.get_secret_value(),
                                timeout_s=settings.llm.timeout_s)
     return Assistant(open_retriever(settings, embedder), generator)

@@ -408,9 +408,11 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     loaded = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert (loaded.wechat.token, loaded.wechat.aes_key, loaded.wechat.app_id) == (TOKEN, AES_KEY, APP_ID)
+    assert (loaded.wechat.token.get_secret_value(), loaded.wechat.aes_key.get_secret_value(),
+            loaded.wechat.app_id) == (TOKEN, AES_KEY, APP_ID)
     assert loaded.wechat.api_base == "http://127.0.0.1:9" and loaded.wechat.reply_timeout_s == 3.5
-    assert (loaded.wecom.corp_id, loaded.wecom.agent_id, loaded.wecom.secret) == (CORP_ID, AGENT_ID, "w")
+    assert (loaded.wecom.corp_id, loaded.wecom.agent_id, loaded.wecom.secret.get_secret_value()) == \
+        (CORP_ID, AGENT_ID, "w")
     assert loaded.wecom.api_base == "https://qyapi.weixin.qq.com"
     with pytest.raises(ValidationError):
         WechatSettings.model_validate({"aes_key": "too-short"})

@@ -21,6 +21,7 @@ from assistant.answer.types import Answer
 from assistant.channels import web, wechat
 from assistant.search.retrieve import Filters, SearchHit
 from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
+from envqa.core.logs import install_redaction
 from envqa.core.settings import Settings
 
 
@@ -149,6 +150,7 @@ def document_info(assistant: Assistant) -> dict[str, DocumentInfo]:
 
 def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     """The service over an assistant loaded by the caller (index, embedder and generator, once)."""
+    install_redaction()
     state: dict[str, Any] = {}
 
     @asynccontextmanager

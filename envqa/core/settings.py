@@ -6,15 +6,16 @@ A section's field is set by `ENVQA_<SECTION>_<FIELD>`, e.g. `ENVQA_INDEX_DIR` or
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # a rejected value may be a secret
 
 
 class IndexSettings(Section):
@@ -54,42 +55,53 @@ class AnswerSettings(Section):
 class LlmSettings(Section):
     base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1.")
     model: str = Field("gpt-4o-mini", description="Model name sent to the endpoint.")
-    api_key: str = Field("", description="API key for the endpoint, if it needs one.")
+    api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it needs one.")
     timeout_s: float = Field(20.0, gt=0, description="Seconds to wait for the endpoint.")
 
 
-AES_KEY = r"^([A-Za-z0-9+/]{43})?$"
+AES_KEY = re.compile(r"^([A-Za-z0-9+/]{43})?$")
+
+
+def aes_key_shape(value: SecretStr) -> SecretStr:
+    """An EncodingAESKey is 43 base64 characters (or empty); checked without echoing it back."""
+    if not AES_KEY.match(value.get_secret_value()):
+        raise ValueError("an EncodingAESKey is 43 characters of A-Z, a-z, 0-9, + and /")
+    return value
 
 
 class WechatSettings(Section):
     """The Official Account callback at /wechat/mp; disabled while token, app_id or app_secret is empty."""
 
-    token: str = Field("", description="Token (令牌) entered in the account's server configuration.")
-    aes_key: str = Field("", pattern=AES_KEY,
-                         description="EncodingAESKey (消息加解密密钥), 43 characters; needed in safe and "
-                                     "compatible mode only.")
+    token: SecretStr = Field(SecretStr(""),
+                             description="Token (令牌) entered in the account's server configuration.")
+    aes_key: SecretStr = Field(SecretStr(""), description="EncodingAESKey (消息加解密密钥), 43 characters; needed "
+                                                          "in safe and compatible mode only.")
     app_id: str = Field("", description="AppID (开发者ID): encrypted messages name it; fetches the access_token.")
-    app_secret: str = Field("", description="AppSecret (开发者密码): fetches the access_token that pushes "
-                                            "late answers.")
+    app_secret: SecretStr = Field(SecretStr(""), description="AppSecret (开发者密码): fetches the access_token "
+                                                             "that pushes late answers.")
     api_base: str = Field("https://api.weixin.qq.com", description="Platform API base URL.")
     reply_timeout_s: float = Field(4.0, gt=0, lt=5, description="Seconds an answer may take to go back "
                                    "in the reply itself; a slower one is acknowledged and pushed when ready "
                                    "(the platform waits 5 seconds).")
 
+    _aes_key = field_validator("aes_key")(aes_key_shape)
+
 
 class WecomSettings(Section):
     """The WeCom (企业微信) app callback at /wechat/work; disabled while any of its credentials is empty."""
 
-    token: str = Field("", description="Token entered in the app's 接收消息 API settings.")
-    aes_key: str = Field("", pattern=AES_KEY,
-                         description="EncodingAESKey, 43 characters (WeCom always encrypts).")
+    token: SecretStr = Field(SecretStr(""), description="Token entered in the app's 接收消息 API settings.")
+    aes_key: SecretStr = Field(SecretStr(""), description="EncodingAESKey, 43 characters (WeCom always encrypts).")
     corp_id: str = Field("", description="CorpID (企业ID), from 我的企业 > 企业信息.")
     agent_id: int | None = Field(None, description="AgentId of the self-built app that answers.")
-    secret: str = Field("", description="The app's Secret: fetches the access_token that pushes late answers.")
+    secret: SecretStr = Field(SecretStr(""), description="The app's Secret: fetches the access_token that pushes "
+                                                         "late answers.")
     api_base: str = Field("https://qyapi.weixin.qq.com", description="Platform API base URL.")
     reply_timeout_s: float = Field(4.0, gt=0, lt=5, description="Seconds an answer may take to go back "
                                    "in the reply itself; a slower one is acknowledged and pushed when ready "
                                    "(the platform waits 5 seconds).")
+
+    _aes_key = field_validator("aes_key")(aes_key_shape)
 
 
 class Settings(BaseSettings):

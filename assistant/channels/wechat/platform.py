@@ -67,12 +67,12 @@ class PlatformSpec:
 
 def mp_spec(config: WechatSettings) -> PlatformSpec:
     return PlatformSpec("/cgi-bin/token",
-                        {"grant_type": "client_credential", "appid": config.app_id, "secret": config.app_secret},
+                        {"grant_type": "client_credential", "appid": config.app_id, "secret": config.app_secret.get_secret_value()},
                         "/cgi-bin/message/custom/send")
 
 
 def wecom_spec(config: WecomSettings) -> PlatformSpec:
-    return PlatformSpec("/cgi-bin/gettoken", {"corpid": config.corp_id, "corpsecret": config.secret},
+    return PlatformSpec("/cgi-bin/gettoken", {"corpid": config.corp_id, "corpsecret": config.secret.get_secret_value()},
                         "/cgi-bin/message/send", {"agentid": config.agent_id})
 
 
@@ -118,8 +118,9 @@ class PlatformApi:
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
+            # Not chained: the httpx error's text holds the request URL, credentials and all.
             raise PlatformError(f"{path} failed: {type(exc).__name__}",
-                                hint="check the API base URL setting and the network") from exc
+                                hint="check the API base URL setting and the network") from None
         if not isinstance(body, dict):
             raise PlatformError(f"{path} answered something other than a JSON object")
         errcode = body.get("errcode", 0)

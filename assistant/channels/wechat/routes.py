@@ -271,7 +271,7 @@ def xml_reply(xml: str) -> Response:
 
 
 def missing(section: WechatSettings | WecomSettings, prefix: str, names: Sequence[str]) -> list[str]:
-    return [f"{prefix}_{name.upper()}" for name in names if getattr(section, name) in ("", None)]
+    return [f"{prefix}_{name.upper()}" for name in names if not getattr(section, name)]
 
 
 MP_REQUIRED = ("token", "app_id", "app_secret")
@@ -287,7 +287,7 @@ def mp_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel | No
         return None
     logger.info("WeChat Official Account channel at /wechat/mp (%s)",
                 "plaintext and safe mode" if config.aes_key else "plaintext mode only: no ENVQA_WECHAT_AES_KEY")
-    crypto = MpCrypto(config.token, config.aes_key, config.app_id) if config.aes_key else None
+    crypto = MpCrypto(config.token.get_secret_value(), config.aes_key.get_secret_value(), config.app_id) if config.aes_key else None
     return Channel("wechat", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
                    lambda http: PlatformApi(http, config.api_base, mp_spec(config)))
 
@@ -299,7 +299,7 @@ def wecom_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel |
         logger.warning("WeCom channel disabled (/wechat/work answers 404): set %s", ", ".join(absent))
         return None
     logger.info("WeCom channel at /wechat/work")
-    crypto = WecomCrypto(config.token, config.aes_key, config.corp_id)
+    crypto = WecomCrypto(config.token.get_secret_value(), config.aes_key.get_secret_value(), config.corp_id)
     return Channel("wecom", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
                    lambda http: PlatformApi(http, config.api_base, wecom_spec(config)))
 
@@ -312,7 +312,7 @@ def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | 
                         echostr: str = "") -> PlainTextResponse:
         enabled(channel, "WeChat Official Account", variables)
         with translated():
-            check_signature(config.token, signature, timestamp, nonce)
+            check_signature(config.token.get_secret_value(), signature, timestamp, nonce)
         return PlainTextResponse(echostr)
 
     @routes.post("/wechat/mp", summary="Official Account messages (plaintext or safe mode)")
@@ -320,7 +320,7 @@ def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | 
                          encrypt_type: str = "", msg_signature: str = "") -> Response:
         live = enabled(channel, "WeChat Official Account", variables)
         with translated():
-            check_signature(config.token, signature, timestamp, nonce)
+            check_signature(config.token.get_secret_value(), signature, timestamp, nonce)
         body = await read_xml(request)
         crypto = live.crypto if encrypt_type == "aes" else None
         if encrypt_type == "aes" and crypto is None:
