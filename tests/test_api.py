@@ -187,3 +187,17 @@ def test_smoke_real_uvicorn(settings: Settings, assistant: Assistant) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_a_chunked_body_is_counted_as_it_arrives(client: TestClient) -> None:
+    """No Content-Length: the limit still holds, and the server answers the next request."""
+    def chunks() -> Iterator[bytes]:
+        yield b'{"question": "'
+        for _ in range(9 * 1024):  # 9 MB, far over the limit
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = client.post("/api/chat", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert client.get("/healthz").status_code == 200

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.middleware import SlowAPIASGIMiddleware
 from slowapi.util import get_remote_address
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
@@ -111,18 +112,63 @@ def install_error_handlers(app: FastAPI) -> None:
                           "the server log has the details")
 
 
-def body_limit(max_bytes: int) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    """Refuse bodies larger than `max_bytes` before reading them (by their declared length)."""
+class BodyLimit:
+    """Refuse request bodies over `max_bytes` with 413, counting bytes as they arrive.
 
-    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            error = BodyTooLarge(f"request body of {declared} bytes exceeds {max_bytes}",
-                                 hint="send a shorter question")
-            return error_body(error.status, error.code, error.message, error.hint)
-        return await call_next(request)
+    A declared Content-Length over the limit is refused before anything is read; a chunked body
+    (no length) is refused as soon as what has arrived passes the limit, so memory never holds
+    more than the limit whatever the client sends. Pure ASGI, so it sits under every route.
+    """
 
-    return middleware
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self.refuse(scope, receive, send, f"request body of {int(declared)} bytes")
+            return
+        received = 0
+        over = False
+        refused = False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    over = True
+                    raise BodyTooLarge(f"request body of more than {self.max_bytes} bytes",
+                                       hint="send a shorter question")
+            return message
+
+        async def guarded(message: Message) -> None:
+            # Once the body is over the limit, whatever the app answers (a parse error, say) gives way to 413.
+            nonlocal refused
+            if not over:
+                await send(message)
+            elif not refused:
+                refused = True
+                await self.refuse(scope, receive, send, f"request body of more than {self.max_bytes} bytes")
+
+        try:
+            await self.app(scope, counted, guarded)
+        except BodyTooLarge:
+            if not over:
+                raise
+        if over and not refused:
+            await self.refuse(scope, receive, send, f"request body of more than {self.max_bytes} bytes")
+
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
+        error = BodyTooLarge(f"{what} exceeds {self.max_bytes}", hint="send a shorter question")
+        response = error_body(error.status, error.code, error.message, error.hint)
+        response.headers["connection"] = "close"  # the rest of the body is never read
+        await response(scope, receive, send)
 
 
 def document_info(assistant: Assistant) -> dict[str, DocumentInfo]:
@@ -167,7 +213,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     limiter = Limiter(key_func=get_remote_address, default_limits=limits, enabled=bool(limits))
     app.state.limiter = limiter
     app.add_middleware(SlowAPIASGIMiddleware)
-    app.middleware("http")(body_limit(settings.api.max_body_bytes))
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     install_error_handlers(app)
 
     def current() -> Assistant:

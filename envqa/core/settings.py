@@ -43,7 +43,8 @@ class ApiSettings(Section):
     host: str = Field("127.0.0.1", description="Address `envqa serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `envqa serve` listens on.")
     max_question_chars: int = Field(500, ge=10, description="Longer questions are refused with 413.")
-    max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies are refused with 413.")
+    max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies are refused with 413, counted as "
+                                "they arrive (chunked bodies too).")
     rate_limit: str = Field("120/minute", description="Per-client limit on /api/chat and /api/search "
                             "(slowapi syntax); empty turns it off.")
 
