@@ -201,3 +201,13 @@ def test_a_chunked_body_is_counted_as_it_arrives(client: TestClient) -> None:
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "body_too_large"
     assert client.get("/healthz").status_code == 200
+
+
+def test_api_docs_are_served_offline(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)=["']([^"']+\.(?:js|css|png))["']""", page.text)
+    assert assets and all(asset.startswith("/") for asset in assets), assets
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+    for asset in assets:
+        assert client.get(asset).status_code == 200

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -206,9 +207,10 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
         yield
         state.clear()
 
-    app = FastAPI(title="envqa", version="0.1.0", lifespan=lifespan,
-                  description="Answers environmental-compliance questions from policy documents, "
-                              "citing the exact clause.")
+    # /docs loads Swagger UI from the fastapi-offline package, not a CDN: the product runs offline.
+    app = FastAPIOffline(title="envqa", version="0.1.0", lifespan=lifespan, redoc_url=None,
+                         description="Answers environmental-compliance questions from policy documents, "
+                                     "citing the exact clause.")
     limits: list[str | Callable[..., str]] = [settings.api.rate_limit] if settings.api.rate_limit else []
     limiter = Limiter(key_func=get_remote_address, default_limits=limits, enabled=bool(limits))
     app.state.limiter = limiter
