@@ -13,12 +13,21 @@ from pathlib import Path
 import jieba
 
 import ingest as ingest_package
+from envqa.core.errors import BadRequest
 from index import store
 from index.dense import DenseIndex
 from index.embed import Embedder, EmbeddingCache, embed_with_cache
 from index.lexicon import build_lexicon, cedict_entries
 from index.sparse import SparseIndex, Tokenizer
-from ingest import Chunk, ChunkParams, Document, Skipped, chunk_document, load_documents
+from ingest import (
+    Chunk,
+    ChunkParams,
+    Document,
+    MissingPath,
+    Skipped,
+    chunk_document,
+    load_documents,
+)
 from ingest.metadata import short_title
 
 jieba.setLogLevel(logging.WARNING)
@@ -139,7 +148,15 @@ def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir
            progress: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
     """Load `paths`, and (re)build the index at `index_dir` unless it is already current."""
     started = time.perf_counter()
-    documents, skipped = load_documents(paths)
+    store.remove_stale_builds(index_dir)
+    try:
+        documents, skipped = load_documents(paths)
+    except MissingPath as exc:
+        raise BadRequest(str(exc), hint="give files or folders that exist") from None
+    if not documents:
+        where = ", ".join(str(p) for p in paths)
+        raise BadRequest(f"no readable documents in {where}" + (f" ({len(skipped)} files skipped)" if skipped else ""),
+                         hint="ingest reads .txt, .md and .pdf files")
     report = BuildReport(files=len(documents) + len(skipped), documents=len(documents),
                          skipped=skipped, index_dir=index_dir)
     if not force and is_current(index_dir, documents, embedder.id, params):

@@ -81,7 +81,8 @@ def save(index: Index, target: Path) -> None:
     target = target.absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
     version = target.parent / f".{target.name}.{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    building = version.with_name(version.name + ".partial")
+    # The builder's process id is in the name, so a later ingest can tell a dead build from a live one.
+    building = version.with_name(f"{version.name}.{os.getpid()}.partial")
     building.mkdir()
     write_components(index, building)
     building.rename(version)
@@ -123,6 +124,25 @@ def remove_leftovers(target: Path) -> None:
     for sibling in target.parent.glob(f".{target.name}.*"):
         if sibling.name != current and (sibling.name.endswith(".partial") or sibling.is_dir()):
             shutil.rmtree(sibling, ignore_errors=True)
+
+
+def remove_stale_builds(target: Path) -> None:
+    """Delete unfinished builds beside `target` whose builder is no longer running (a killed ingest)."""
+    target = target.absolute()
+    for sibling in target.parent.glob(f".{target.name}.*.partial"):
+        pid = sibling.name.rsplit(".", 2)[-2]
+        if not pid.isdigit() or not process_alive(int(pid)):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

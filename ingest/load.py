@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,13 +31,50 @@ class UnreadableFile(Exception):
     """The file cannot be turned into text; the message says why."""
 
 
-def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named directly, and every file under the folders named, in a stable order."""
+class MissingPath(Exception):
+    """A path given to ingest does not exist."""
+
+
+def iter_files(paths: Iterable[Path], skipped: list[Skipped] | None = None) -> Iterator[Path]:
+    """Files named directly, and every file under the folders named, in a stable order.
+
+    Hidden files and folders (a leading dot), links that lead outside the folder being read, and
+    links that lead nowhere are left out, each reported in `skipped` with the reason. Folder links
+    are not followed, so a link loop cannot trap the walk.
+    """
+    report = skipped if skipped is not None else []
     for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-        else:
+        if not path.exists() and not path.is_symlink():
+            raise MissingPath(f"no such file or folder: {path}")
+        if not path.is_dir():
             yield path
+            continue
+        root = path.resolve()
+        for folder, folders, names in os.walk(path, followlinks=False):
+            here = Path(folder)
+            for name in sorted(folders):
+                if name.startswith(".") or (here / name).is_symlink():
+                    report.append(Skipped(here / name, "hidden folder (name starts with a dot)" if name.startswith(".")
+                                          else "folder link (not followed)"))
+            folders[:] = sorted(n for n in folders if not n.startswith(".") and not (here / n).is_symlink())
+            for name in sorted(names):
+                candidate = here / name
+                reason = skip_reason(candidate, root)
+                if reason:
+                    report.append(Skipped(candidate, reason))
+                else:
+                    yield candidate
+
+
+def skip_reason(path: Path, root: Path) -> str | None:
+    if path.name.startswith("."):
+        return "hidden file (name starts with a dot)"
+    if path.is_symlink():
+        if not path.exists():
+            return "broken link"
+        if not path.resolve().is_relative_to(root):
+            return "link to a file outside the folder being ingested"
+    return None
 
 
 def decode_text(data: bytes) -> str:
@@ -44,8 +83,13 @@ def decode_text(data: bytes) -> str:
     Strict decoding of these two is a sharper test than a statistical detector: Chinese
     GBK bytes are almost never valid UTF-8, and a detector guesses wrong on short texts.
     """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile("text marked as UTF-16 (byte-order mark) does not decode as UTF-16") from exc
     if b"\x00" in data[:4096]:
-        raise UnreadableFile("binary content (NUL bytes), not a text file")
+        raise UnreadableFile("binary content (NUL bytes), not a text file (UTF-16 needs a byte-order mark)")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -110,6 +154,7 @@ def load_document(path: Path) -> Document:
     return with_metadata(Document(
         doc_id=path.stem,
         source=path.name,
+        origin=path.as_posix(),
         title=title or FILE_DATE.sub("", path.stem).strip(),
         title_en=title_en,
         text=text,
@@ -119,12 +164,33 @@ def load_document(path: Path) -> Document:
 
 
 def load_documents(paths: Iterable[Path]) -> tuple[list[Document], list[Skipped]]:
-    """Every readable document under `paths`, plus the files skipped with their reasons."""
+    """Every readable document under `paths`, plus the files skipped with their reasons.
+
+    Raises `MissingPath` for a path that does not exist.
+    """
     documents: list[Document] = []
     skipped: list[Skipped] = []
-    for path in iter_files(paths):
+    for path in iter_files(paths, skipped):
         try:
             documents.append(load_document(path))
         except UnreadableFile as exc:
             skipped.append(Skipped(path, str(exc)))
-    return link_versions(documents), skipped
+    return link_versions(unique_ids(documents)), skipped
+
+
+def unique_ids(documents: list[Document]) -> list[Document]:
+    """A document's id is its file name without the extension; files sharing that name (a.txt and
+    a.md) keep their extension in the id, and, in different folders, their folder names too, so
+    no document hides another and the same files always get the same ids."""
+    by_id: dict[str, list[Document]] = {}
+    for document in documents:
+        by_id.setdefault(document.doc_id, []).append(document)
+    renamed: dict[int, str] = {}
+    for group in by_id.values():
+        if len(group) < 2:
+            continue
+        names = [d.source for d in group]
+        for document in group:
+            same_name = names.count(document.source) > 1
+            renamed[id(document)] = (document.origin.replace("/", "-") if same_name else document.source)
+    return [d.model_copy(update={"doc_id": renamed[id(d)]}) if id(d) in renamed else d for d in documents]

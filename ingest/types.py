@@ -14,8 +14,10 @@ class Document(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    doc_id: str = Field(description="Stable id: the file name without its extension.")
+    doc_id: str = Field(description="Stable id: the file name without its extension (with it, and the folder, "
+                        "when another file shares the name).")
     source: str = Field(description="File name the document was read from.")
+    origin: str = Field("", description="Path the document was read from, as given to ingest.")
     title: str = Field(description="Title found in the text (first heading or title line).")
     title_en: str | None = Field(None, description="English title, where the document gives one.")
     text: str = Field(description="Extracted text; chunk spans are offsets into it.")
