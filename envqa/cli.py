@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 from urllib.parse import urlparse
 
 import typer
@@ -220,7 +220,16 @@ def serve_command(
     except EnvqaError as error:
         fail(error)
         return
-    uvicorn.run(create_app(settings, assistant), host=host or settings.api.host, port=port or settings.api.port)
+    uvicorn.Server(server_config(settings, create_app(settings, assistant), host, port)).run()
+
+
+def server_config(settings: Settings, application: Any, host: str | None = None,
+                  port: int | None = None) -> uvicorn.Config:
+    """How `envqa serve` runs uvicorn. X-Forwarded-For (and so the rate limiter's idea of the client)
+    is believed only from the configured proxies: uvicorn would otherwise trust it from any local client."""
+    proxies = settings.api.trusted_proxies.strip()
+    return uvicorn.Config(application, host=host or settings.api.host, port=port or settings.api.port,
+                          proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
 
 @app.command("bench")

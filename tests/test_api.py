@@ -17,6 +17,7 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.types import REFUSAL
 from assistant.channels.api import create_app
 from envqa import runtime
+from envqa.cli import server_config
 from envqa.core.settings import Settings
 from index import Embedder, Index
 from tests.llm_server import fake_llm
@@ -131,7 +132,9 @@ def test_rate_limit(settings: Settings, assistant: Assistant) -> None:
     with TestClient(create_app(limited, assistant)) as client:
         for _ in range(2):
             assert client.get("/api/search", params={"q": "钢铁"}).status_code == 200
-        assert_error(client.get("/api/search", params={"q": "钢铁"}), 429, "rate_limited")
+        refused = client.get("/api/search", params={"q": "钢铁"})
+        assert_error(refused, 429, "rate_limited")
+        assert refused.headers["retry-after"] == "60"
         assert client.get("/healthz").status_code == 200
 
 
@@ -211,3 +214,32 @@ def test_api_docs_are_served_offline(client: TestClient) -> None:
     assert "cdn" not in page.text.lower() and "https://" not in page.text
     for asset in assets:
         assert client.get(asset).status_code == 200
+
+
+def test_a_blank_search_query_is_refused(client: TestClient) -> None:
+    assert_error(client.get("/api/search", params={"q": "   "}), 422, "invalid_request")
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(settings: Settings, assistant: Assistant) -> None:
+    """Under `envqa serve`'s server settings a client cannot dodge its rate limit by inventing
+    X-Forwarded-For addresses; a configured proxy's header is believed."""
+    for proxies, second in (("", 429), ("127.0.0.1", 200)):
+        configured = settings.model_copy(deep=True)
+        configured.api.rate_limit = "1/minute"
+        configured.api.trusted_proxies = proxies
+        port = free_port()
+        server = uvicorn.Server(server_config(configured, create_app(configured, assistant), "127.0.0.1", port))
+        server.config.log_level = "warning"
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            base = f"http://127.0.0.1:{port}/api/search"
+            first = httpx.get(base, params={"q": "钢铁"}, headers={"x-forwarded-for": "203.0.113.1"})
+            other = httpx.get(base, params={"q": "钢铁"}, headers={"x-forwarded-for": "203.0.113.2"})
+            assert (first.status_code, other.status_code) == (200, second), proxies
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)

@@ -105,7 +105,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RateLimitExceeded)
     async def limited(request: Request, exc: RateLimitExceeded) -> JSONResponse:
-        return error_body(429, "rate_limited", f"too many requests ({exc.detail})", "wait a moment and retry")
+        window = exc.limit.limit.get_expiry() if exc.limit is not None else 60
+        response = error_body(429, "rate_limited", f"too many requests ({exc.detail})",
+                              f"wait {window} seconds and retry")
+        response.headers["retry-after"] = str(window)  # the limit's window: by then it has room again
+        return response
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
@@ -230,7 +234,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
         return current().ask(body.question, body.filters)
 
     @app.get("/api/search", response_model=SearchResponse, summary="Hybrid search over clauses")
-    def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
+    def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500, pattern=r"\S")],
                k: Annotated[int, Query(ge=1, le=100)] = 10,
                industry: str | None = None, doc_id: str | None = None) -> SearchResponse:
         filters = Filters(industry=industry, doc_id=doc_id) if industry or doc_id else None

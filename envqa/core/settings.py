@@ -45,6 +45,8 @@ class ApiSettings(Section):
     max_question_chars: int = Field(500, ge=10, description="Longer questions are refused with 413.")
     max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies are refused with 413, counted as "
                                 "they arrive (chunked bodies too).")
+    trusted_proxies: str = Field("", description="Comma-separated addresses of reverse proxies whose "
+                                 "X-Forwarded-For is believed; empty: the client's own address is used, always.")
     rate_limit: str = Field("120/minute", description="Per-client limit on /api/chat and /api/search "
                             "(slowapi syntax); empty turns it off.")
 
