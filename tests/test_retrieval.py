@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from assistant.answer.assistant import Assistant
 from assistant.search.documents import DocumentNames
 from assistant.search.fusion import Ranking, fuse, keep_confident, rrf
 from assistant.search.query import analyse
@@ -122,3 +123,10 @@ def test_questions_about_a_text_itself_find_its_header_and_last_article(built_in
     assert any("起施行" in h.text for h in hits[:2])
     order = retriever.search("示例污染防治条例是国务院第几号令公布的？", k=3)
     assert "国务院令第999号" in order[0].text
+
+
+def test_an_answer_about_a_named_article_cites_that_article(assistant: Assistant) -> None:
+    answer = assistant.ask("示例污染防治条例第10条之一规定了什么？")
+    assert answer.status == "answered"
+    assert answer.citations[0].article == "第十条之一"
+    assert "《示例污染防治条例》第十条之一：" in answer.answer

@@ -59,6 +59,8 @@ def unit_score(unit: Unit, terms: Sequence[str], analysis: QueryAnalysis, needs:
             score += 0.5
     if any(i in unit.hit.identifiers for i in analysis.identifiers):
         score += 0.3
+    if analysis.articles and unit.hit.article and "identifier" in unit.hit.matched:
+        score += 1.0  # the very article the question names (「第14条规定了什么」): nothing answers it better
     return score
 
 
