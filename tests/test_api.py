@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -172,10 +173,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_smoke_real_uvicorn(settings: Settings, assistant: Assistant) -> None:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+@contextmanager
+def running(server: uvicorn.Server) -> Iterator[str]:
+    """Real uvicorn in a thread; yields its base URL once it accepts connections."""
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -183,13 +183,18 @@ def test_smoke_real_uvicorn(settings: Settings, assistant: Assistant) -> None:
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.started
-        base = f"http://127.0.0.1:{port}"
-        assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
-        answer = httpx.post(f"{base}/api/chat", json={"question": ANSWERABLE}, timeout=30).json()
-        assert answer["status"] == "answered"
+        yield f"http://{server.config.host}:{server.config.port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_smoke_real_uvicorn(settings: Settings, assistant: Assistant) -> None:
+    config = uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=free_port(), log_level="warning")
+    with running(uvicorn.Server(config)) as base:
+        assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
+        answer = httpx.post(f"{base}/api/chat", json={"question": ANSWERABLE}, timeout=30).json()
+        assert answer["status"] == "answered"
 
 
 def test_a_chunked_body_is_counted_as_it_arrives(client: TestClient) -> None:
@@ -227,19 +232,9 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(settings: Settings,
         configured = settings.model_copy(deep=True)
         configured.api.rate_limit = "1/minute"
         configured.api.trusted_proxies = proxies
-        port = free_port()
-        server = uvicorn.Server(server_config(configured, create_app(configured, assistant), "127.0.0.1", port))
-        server.config.log_level = "warning"
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.05)
-            base = f"http://127.0.0.1:{port}/api/search"
+        server = uvicorn.Server(server_config(configured, create_app(configured, assistant), "127.0.0.1", free_port()))
+        with running(server) as url:
+            base = f"{url}/api/search"
             first = httpx.get(base, params={"q": "钢铁"}, headers={"x-forwarded-for": "203.0.113.1"})
             other = httpx.get(base, params={"q": "钢铁"}, headers={"x-forwarded-for": "203.0.113.2"})
             assert (first.status_code, other.status_code) == (200, second), proxies
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
