@@ -510,3 +510,33 @@ def test_access_token_is_reused_until_shortly_before_it_expires() -> None:
 
     assert asyncio.run(scenario()) == ["token-1", "token-1", "token-1", "token-2", "token-2", "token-3"]
     assert fetched == [0.0, 6950.0, 7000.0]
+
+
+# Replays and stale callbacks
+
+
+def signed_at(timestamp: int, nonce: str, token: str = TOKEN) -> dict[str, str]:
+    signer = WeChatSigner()
+    signer.add_data(token, str(timestamp), nonce)
+    return {"signature": signer.signature, "timestamp": str(timestamp), "nonce": nonce}
+
+
+def test_a_replayed_or_stale_callback_is_refused(recording_client: TestClient) -> None:
+    message = text_message(ANSWERABLE, 777)
+    query = signed()
+    assert recording_client.post("/wechat/mp", params=query, content=message).status_code == 200
+    assert_error(recording_client.post("/wechat/mp", params=query, content=text_message("另一个问题", 778)),
+                 403, "forbidden")
+    for skew in (-400, 400):  # a signed URL from an old access log, or from the future
+        stale = signed_at(int(time.time()) + skew, random_string(10))
+        assert_error(recording_client.post("/wechat/mp", params=stale, content=text_message(ANSWERABLE, 779)),
+                     403, "forbidden")
+    work_query, work_body = sealed(wecom_crypto(), text_message(ANSWERABLE, 780, user=WORKER, to=CORP_ID, agent=True),
+                                   {"timestamp": str(int(time.time()) - 3600), "nonce": random_string(10)})
+    assert_error(recording_client.post("/wechat/work", params=work_query, content=work_body), 403, "forbidden")
+
+
+def test_encrypt_type_is_read_without_regard_to_case(client: TestClient) -> None:
+    query, body = sealed(mp_crypto(), text_message(ANSWERABLE, 781), signed())
+    reply = client.post("/wechat/mp", params={**query, "encrypt_type": "AES"}, content=body)
+    assert reply.status_code == 200 and "<Encrypt>" in reply.text

@@ -34,6 +34,7 @@ from xml.parsers.expat import ExpatError
 import anyio.to_thread
 import httpx
 import wechatpy
+from cachetools import TTLCache
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -69,6 +70,11 @@ DEDUPE_TTL_S = 300.0
 DEDUPE_MAX = 10_000
 PLATFORM_TIMEOUT_S = 10.0
 SHUTDOWN_GRACE_S = 30.0
+
+CALLBACK_WINDOW_S = 300
+"""A callback's timestamp must be this close to now, and its nonce unseen for this long: a signed
+URL copied from an access log cannot be replayed, now or later."""
+NONCES_MAX = 100_000
 
 MP_ACK = "success"
 WECOM_ACK = ""
@@ -141,6 +147,29 @@ def incoming(message: Any) -> Incoming:
                     text=str(getattr(message, "content", "") or ""), raw=message)
 
 
+class Freshness:
+    """Refuses callbacks whose timestamp is stale (or in the future) and nonces already used.
+
+    The platforms sign only token, timestamp and nonce, so a signature proves nothing about a
+    body posted again later; bounding the timestamp and remembering nonces closes that. The nonce
+    record is cachetools' TTLCache: bounded, and each entry forgotten after the window.
+    """
+
+    def __init__(self, window_s: float = CALLBACK_WINDOW_S, max_nonces: int = NONCES_MAX,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._window_s = window_s
+        self._clock = clock
+        self._seen: TTLCache[str, bool] = TTLCache(maxsize=max_nonces, ttl=window_s, timer=clock)
+
+    def check(self, timestamp: str, nonce: str) -> None:
+        if not timestamp.isdigit() or abs(self._clock() - int(timestamp)) > self._window_s:
+            raise Forbidden("callback timestamp is not within 5 minutes of now",
+                            hint="check the server clock; replayed or delayed callbacks are refused")
+        if not nonce or nonce in self._seen:
+            raise Forbidden("callback nonce already used", hint="a replayed callback is refused")
+        self._seen[nonce] = True
+
+
 class Channel:
     """One platform's callback: its crypto, de-duplication, the reply budget, and pushing answers that miss it.
 
@@ -152,6 +181,7 @@ class Channel:
                  max_question_chars: int, make_api: Callable[[httpx.AsyncClient], PlatformApi]) -> None:
         self.name = name
         self.crypto = crypto
+        self.freshness = Freshness()
         self.ask = ask
         self.budget_s = budget_s
         self.max_question_chars = max_question_chars
@@ -321,9 +351,11 @@ def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | 
         live = enabled(channel, "WeChat Official Account", variables)
         with translated():
             check_signature(config.token.get_secret_value(), signature, timestamp, nonce)
+        live.freshness.check(timestamp, nonce)
         body = await read_xml(request)
-        crypto = live.crypto if encrypt_type == "aes" else None
-        if encrypt_type == "aes" and crypto is None:
+        encrypted = encrypt_type.lower() == "aes"  # the platform sends "aes"; case is no reason to fall back
+        crypto = live.crypto if encrypted else None
+        if encrypted and crypto is None:
             raise BadRequest("the message is encrypted but no EncodingAESKey is configured",
                              hint="set ENVQA_WECHAT_AES_KEY, or switch the account to plaintext mode")
         with translated():
@@ -353,6 +385,8 @@ def add_wecom_routes(routes: APIRouter, config: WecomSettings, channel: Channel 
         body = await read_xml(request)
         with translated():
             xml = live.crypto.decrypt_message(body, msg_signature, timestamp, nonce)
+        live.freshness.check(timestamp, nonce)
+        with translated():
             message = incoming(enterprise.parse_message(checked_xml(to_bytes(xml))))
         text = await live.reply_to(message)
         if text is None:
