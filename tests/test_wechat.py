@@ -540,3 +540,18 @@ def test_encrypt_type_is_read_without_regard_to_case(client: TestClient) -> None
     query, body = sealed(mp_crypto(), text_message(ANSWERABLE, 781), signed())
     reply = client.post("/wechat/mp", params={**query, "encrypt_type": "AES"}, content=body)
     assert reply.status_code == 200 and "<Encrypt>" in reply.text
+
+
+def test_messages_without_msgid_are_told_apart_by_what_they_say(recording_client: TestClient,
+                                                                recording: Assistant) -> None:
+    created = int(time.time())
+
+    def without_id(content: str) -> str:
+        return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{USER}]]></FromUserName>"
+                f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+                f"<Content><![CDATA[{content}]]></Content></xml>")
+
+    other = "What does the Shanxi plan say about hydrogen metallurgy?"
+    for content in (ANSWERABLE, other, ANSWERABLE):  # the third is a retry of the first
+        assert recording_client.post("/wechat/mp", params=signed(), content=without_id(content)).status_code == 200
+    assert generator_of(recording).calls == [ANSWERABLE, other]

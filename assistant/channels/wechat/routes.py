@@ -13,6 +13,7 @@ Signatures, AES and reply XML are wechatpy's; bodies pass defusedxml before wech
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import struct
 import time
@@ -139,12 +140,19 @@ class Incoming:
 def incoming(message: Any) -> Incoming:
     """Read a wechatpy message once, so that its lazy conversions fail inside `translated()`.
 
-    Messages carry a MsgId; events do not, so an event is known by its sender and CreateTime.
+    Messages carry a MsgId; events and some messages do not, so those are known by their sender,
+    CreateTime and a hash of what they say: two different questions sent in the same second are
+    two messages, a retry of one is the same.
     """
     kind = str(message.type)
-    key = f"event:{message.source}:{message.time}" if kind == "event" or not message.id else f"msg:{message.id}"
-    return Incoming(key=key, user=str(message.source), kind=kind, event=str(getattr(message, "event", "")),
-                    text=str(getattr(message, "content", "") or ""), raw=message)
+    event = str(getattr(message, "event", ""))
+    text = str(getattr(message, "content", "") or "")
+    if kind != "event" and message.id:
+        key = f"msg:{message.id}"
+    else:
+        digest = hashlib.sha256(f"{kind}\n{event}\n{text}".encode()).hexdigest()[:16]
+        key = f"anon:{message.source}:{message.time}:{digest}"
+    return Incoming(key=key, user=str(message.source), kind=kind, event=event, text=text, raw=message)
 
 
 class Freshness:
