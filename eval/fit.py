@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.answer.answerability import answers_fully, supporting
+from assistant.answer.answerability import Requirements, answers_fully, requirements, supporting
 from assistant.answer.assistant import RETRIEVE_K, Assistant
 from assistant.answer.compose import select
 from assistant.answer.statements import Unit, units_for
@@ -30,6 +30,7 @@ class Prepared:
     analysis: QueryAnalysis
     units: list[Unit]
     generated: bool
+    needs: Requirements
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,14 @@ def prepare(assistant: Assistant, questions: Sequence[Question], generated: bool
     prepared = []
     for question in questions:
         analysis, hits = assistant.retriever.search_analysed(question.question, k=RETRIEVE_K)
-        prepared.append(Prepared(question, analysis, units_for(hits, documents), generated))
+        prepared.append(Prepared(question, analysis, units_for(hits, documents), generated, requirements(analysis)))
         step()
     return prepared
 
 
 def answered(item: Prepared, assistant: Assistant, threshold: float) -> bool:
-    found = supporting(item.units, item.analysis, assistant.tokenize, min_coverage=threshold)
-    return answers_fully(select(found, item.analysis, assistant.tokenize), item.analysis)
+    found = supporting(item.units, item.analysis, assistant.tokenize, min_coverage=threshold, needs=item.needs)
+    return answers_fully(select(found, item.analysis, assistant.tokenize, needs=item.needs), item.analysis, item.needs)
 
 
 def refusals(items: Sequence[Prepared], assistant: Assistant, threshold: float) -> Refusals:

@@ -26,7 +26,7 @@ from assistant.answer.statements import (
 )
 from assistant.search.documents import is_subsequence
 from assistant.search.query import QueryAnalysis, question_parts
-from ingest.identifiers import find_identifiers, same_identifier
+from ingest.identifiers import find_identifiers, find_titles, same_identifier
 from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN
 
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
@@ -162,7 +162,6 @@ def context_of(unit: Unit) -> str:
     return squash(f"{unit.hit.doc_title}{unit.hit.section}{unit.hit.text}")
 
 
-QUOTED_TITLE = re.compile(r"《([^》]{2,60})》")
 ARTICLE_IN_TEXT = re.compile(r"第[一二三四五六七八九十百零\d]+条")
 POINTER = re.compile(r"(?:依照|适用|按照|依据|根据|参照|依)《?(?:中华人民共和国)?$")
 
@@ -172,7 +171,7 @@ def stands_in(instrument: str, context: str) -> bool:
     for 《天津市碳普惠管理办法》) — and says something of it, not only 「依照《X》的规定」: a
     cross-reference points to a law the index does not hold, it does not answer from it."""
     name = squash(instrument)
-    names = [name] + [t for t in QUOTED_TITLE.findall(context)
+    names = [name] + [t for t in find_titles(context)
                       if t != name and t[:1] == name[:1] and t[-1:] == name[-1:] and is_subsequence(name, t)]
     return any(not POINTER.search(context[max(0, m.start() - 12):m.start()])
                for written in names for m in re.finditer(re.escape(written), context))
@@ -242,13 +241,13 @@ def coverage(unit: Unit, terms: Sequence[str]) -> float:
 
 
 def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callable[[str], list[str]],
-               min_coverage: float | None = None) -> list[Unit]:
+               min_coverage: float | None = None, needs: Requirements | None = None) -> list[Unit]:
     """The statements that may answer the question, when every part of it has one.
 
     Whether the ones finally chosen give what was asked (its years, quantities, the kind of
     quantity) is `answers_fully`'s decision, made on the chosen statements alone.
     """
-    needs = requirements(analysis)
+    needs = needs or requirements(analysis)
     parts = question_parts(analysis.text) if analysis.language == "zh" else [analysis.search_text]
     part_terms = [content_terms(tokenize(part)) for part in parts]
     threshold = MIN_COVERAGE[analysis.language] if min_coverage is None else min_coverage
@@ -262,7 +261,7 @@ def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callabl
     return [u for u in held if any(answers(u, terms) for terms in part_terms)]
 
 
-def answers_fully(chosen: Sequence[Unit], analysis: QueryAnalysis) -> bool:
+def answers_fully(chosen: Sequence[Unit], analysis: QueryAnalysis, needs: Requirements | None = None) -> bool:
     """The statements an answer would cite give every year and quantity asked about, and the kind
     of quantity wanted (an amount of money, days, a date …)."""
-    return bool(chosen) and complete(chosen, requirements(analysis))
+    return bool(chosen) and complete(chosen, needs or requirements(analysis))

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from assistant.answer.answerability import answers_fully, supporting
+from assistant.answer.answerability import answers_fully, requirements, supporting
 from assistant.answer.compose import select
 from assistant.answer.generate import ExtractiveGenerator, Generator
 from assistant.answer.statements import units_for
@@ -31,9 +31,11 @@ class Assistant:
             analysis, hits = self.retriever.search_analysed(question, k=RETRIEVE_K, filters=filters)
         documents = self.retriever.index.documents
         with timed(timings, "compose_ms"):
-            found = supporting(units_for(hits, documents), analysis, self.tokenize)
-            chosen = select(found, analysis, self.tokenize)
-        if not answers_fully(chosen, analysis):
+            # What the question pins down is read once (place names take a jieba pass) and shared.
+            needs = requirements(analysis)
+            found = supporting(units_for(hits, documents), analysis, self.tokenize, needs=needs)
+            chosen = select(found, analysis, self.tokenize, needs=needs)
+        if not answers_fully(chosen, analysis, needs):
             return self.refusal(question, analysis.language, [h.doc_title for h in hits], timings)
         with timed(timings, "generate_ms"):
             text, citations = self.generator.generate(analysis, chosen, documents)

@@ -65,10 +65,10 @@ def unit_score(unit: Unit, terms: Sequence[str], analysis: QueryAnalysis, needs:
 
 
 def select(units: Sequence[Unit], analysis: QueryAnalysis, terms_of: Callable[[str], list[str]],
-           limit: int = MAX_CITATIONS) -> list[Unit]:
+           limit: int = MAX_CITATIONS, needs: Requirements | None = None) -> list[Unit]:
     """The statements to cite, most specific first; each part of a multi-part question gets its best."""
     all_terms = content_terms(terms_of(analysis.search_text))
-    needs = requirements(analysis)
+    needs = needs or requirements(analysis)
     scored = sorted(units, key=lambda u: -unit_score(u, all_terms, analysis, needs))
     if not scored:
         return []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import jieba
 import jieba.posseg
 
+from ingest.identifiers import find_titles
 from ingest.metadata import short_title
 from ingest.types import Document
 
@@ -27,7 +28,6 @@ MIN_SHORT_NAME = 3
 MIN_TITLE_SHARE = 0.4
 # Words of a title that say what kind of text it is rather than what it is about.
 GENERIC_TITLE_WORDS = frozenset("中华人民共和国 管理 暂行 实施 条例 办法 规定 法 关于 的 和 与 及 若干 问题 意见 通知".split())
-TITLE_QUOTED = re.compile(r"《([^》]{2,60})》")
 # A law named in running text is a run of content words ending in its kind word: 海洋/环境保护/法.
 MENTION_KINDS = ("法", "条例", "办法")
 CONTENT_FLAGS = ("n", "v", "j", "l", "b", "a")
@@ -94,7 +94,7 @@ class DocumentNames:
     def unknown_mentions(self, question: str) -> list[str]:
         """Laws and regulations the question names that no loaded document is: 「海洋环境保护法…」
         asked of a library without it. A quoted 《title》 counts too."""
-        mentions = [t for t in TITLE_QUOTED.findall(question) if kind_word(short_title(t))]
+        mentions = [t for t in find_titles(question) if kind_word(short_title(t))]
         run: list[tuple[str, str]] = []
         for word, flag in [*jieba.posseg.cut(question), ("", "x")]:
             if flag.startswith(CONTENT_FLAGS):
@@ -143,7 +143,7 @@ class DocumentNames:
 
     def exact(self, question: str) -> list[str]:
         text = question.replace("中华人民共和国", "")
-        quoted = [short_title(t) for t in TITLE_QUOTED.findall(question)]
+        quoted = [short_title(t) for t in find_titles(question)]
         hits = [t for t in self.titles if t in text or t in quoted]
         # 「环境保护税法实施条例」 contains 「环境保护税法」: the longer mention is the one meant.
         return [t for t in hits if not any(t != other and t in other for other in hits)]
