@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from assistant.channels.api import create_app
+from assistant.channels.connections import backlog, guarded_protocol
 from assistant.search.retrieve import Filters
 from envqa import runtime
 from envqa.core.errors import EnvqaError
@@ -225,11 +226,20 @@ def serve_command(
 
 def server_config(settings: Settings, application: Any, host: str | None = None,
                   port: int | None = None) -> uvicorn.Config:
-    """How `envqa serve` runs uvicorn. X-Forwarded-For (and so the rate limiter's idea of the client)
-    is believed only from the configured proxies: uvicorn would otherwise trust it from any local client."""
-    proxies = settings.api.trusted_proxies.strip()
-    return uvicorn.Config(application, host=host or settings.api.host, port=port or settings.api.port,
-                          proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+    """How `envqa serve` runs uvicorn.
+
+    X-Forwarded-For (and so the rate limiter's idea of the client) is believed only from the
+    configured proxies: uvicorn would otherwise trust it from any local client. Connections are
+    capped and a client must send its headers in time (`assistant.channels.connections`); an idle
+    keep-alive connection closes after `keep_alive_s`.
+    """
+    api = settings.api
+    proxies = api.trusted_proxies.strip()
+    return uvicorn.Config(application, host=host or api.host, port=port or api.port,
+                          proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
+                          http=guarded_protocol(api.max_connections, api.header_timeout_s),
+                          backlog=backlog(),
+                          timeout_keep_alive=api.keep_alive_s)
 
 
 @app.command("bench")

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import REFUSAL
@@ -238,3 +240,80 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(settings: Settings,
             first = httpx.get(base, params={"q": "钢铁"}, headers={"x-forwarded-for": "203.0.113.1"})
             other = httpx.get(base, params={"q": "钢铁"}, headers={"x-forwarded-for": "203.0.113.2"})
             assert (first.status_code, other.status_code) == (200, second), proxies
+
+
+def keyed(settings: Settings, keys: str = "", admin_keys: str = "", rate_limit: str = "") -> Settings:
+    configured = settings.model_copy(deep=True)
+    configured.api.keys = SecretStr(keys)
+    configured.api.admin_keys = SecretStr(admin_keys)
+    configured.api.rate_limit = rate_limit
+    return configured
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def test_api_keys_guard_every_api_route_but_not_health_or_the_page(settings: Settings,
+                                                                   assistant: Assistant) -> None:
+    with TestClient(create_app(keyed(settings, "reader-1, reader-2", "admin-1"), assistant)) as client:
+        reads = [("GET", "/api/search", {"params": {"q": "钢铁"}}), ("GET", "/api/documents", {}),
+                 ("POST", "/api/chat", {"json": {"question": ANSWERABLE}})]
+        for method, path, kwargs in reads:
+            refused = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+            assert_error(refused, 401, "unauthorized")
+            assert refused.headers["www-authenticate"] == "Bearer"
+            assert_error(client.request(method, path, headers=bearer("reader-3"), **kwargs),  # type: ignore[arg-type]
+                         401, "unauthorized")
+            for key in ("reader-2", "admin-1"):
+                assert client.request(method, path, headers=bearer(key), **kwargs).status_code == 200  # type: ignore[arg-type]
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/").status_code == 200
+
+
+def test_without_keys_the_api_is_open(client: TestClient) -> None:
+    assert client.get("/api/documents").status_code == 200
+
+
+def with_write_route(app: FastAPI) -> FastAPI:
+    """A write route declared as the document-management routes declare theirs."""
+
+    @app.post("/api/probe-write", dependencies=[app.state.admin])
+    def probe() -> dict[str, bool]:
+        return {"written": True}
+
+    return app
+
+
+@pytest.mark.parametrize(("keys", "admin_keys", "sent", "status"), [
+    ("", "", None, 403),            # no admin key configured: writes are off, and the error says how to enable them
+    ("reader", "", "reader", 403),
+    ("", "admin", None, 401),
+    ("reader", "admin", "reader", 403),
+    ("reader", "admin", "admin", 200),
+    ("", "admin", "admin", 200),
+])
+def test_write_routes_need_an_admin_key(settings: Settings, assistant: Assistant, keys: str, admin_keys: str,
+                                        sent: str | None, status: int) -> None:
+    app = with_write_route(create_app(keyed(settings, keys, admin_keys), assistant))
+    with TestClient(app) as client:
+        response = client.post("/api/probe-write", headers=bearer(sent) if sent else {})
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert_error(response, status, "forbidden" if status == 403 else "unauthorized")
+    if not admin_keys:
+        assert "ENVQA_API_ADMIN_KEYS" in response.json()["error"]["hint"]
+
+
+def test_rate_limits_count_per_api_key(settings: Settings, assistant: Assistant) -> None:
+    """Two keys behind one address (a company's NAT, say) each get their own allowance; an invalid
+    key does not buy a fresh one."""
+    with TestClient(create_app(keyed(settings, "k1,k2", rate_limit="1/minute"), assistant)) as client:
+        search = {"params": {"q": "钢铁"}}
+        assert client.get("/api/search", headers=bearer("k1"), **search).status_code == 200  # type: ignore[arg-type]
+        assert_error(client.get("/api/search", headers=bearer("k1"), **search), 429, "rate_limited")  # type: ignore[arg-type]
+        assert client.get("/api/search", headers=bearer("k2"), **search).status_code == 200  # type: ignore[arg-type]
+    with TestClient(create_app(keyed(settings, rate_limit="1/minute"), assistant)) as client:
+        assert client.get("/api/search", headers=bearer("made-up-1"), **search).status_code == 200  # type: ignore[arg-type]
+        assert_error(client.get("/api/search", headers=bearer("made-up-2"), **search),  # type: ignore[arg-type]
+                     429, "rate_limited")

@@ -1,18 +1,40 @@
-"""Bad input gets a clear error and loses nothing: ingest's side (missing paths, hidden files, links,
-UTF-16, files sharing a name, killed builds)."""
+"""Bad input gets a clear error and loses nothing.
+
+Ingest's side: missing paths, hidden files, links, UTF-16, files sharing a name, killed builds.
+The server's side: a table of malformed requests against the real app, each with the status and
+error shape it must get, the server still answering after; and, against a real server process,
+oversized chunked bodies and hundreds of idle or slow connections.
+"""
 
 from __future__ import annotations
 
 import codecs
 import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+from wechatpy.utils import WeChatSigner
 
+from assistant.answer.assistant import Assistant
+from assistant.channels.api import create_app
 from envqa.cli import app
+from envqa.core.settings import Settings
 from index.store import remove_stale_builds
 from ingest import MissingPath, load_documents
+from tests.test_api import free_port
+from tests.test_wechat import MALICIOUS, TOKEN, configured, signed, text_message
 
 LAW = "第一条 为了防治污染，制定本条例。\n"
 
@@ -82,3 +104,209 @@ def test_a_killed_build_is_cleaned_up_at_the_next_ingest(tmp_path: Path) -> None
     live.mkdir()
     remove_stale_builds(target)
     assert not dead.exists() and live.exists()
+
+
+# The server's side: one table of malformed requests
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    url: str
+    params: dict[str, str] | None = None
+    content: bytes | Iterator[bytes] | None = None
+    headers: dict[str, str] | None = None
+    json: object = None
+
+
+def callback(query: dict[str, str], body: str, path: str = "/wechat/mp") -> Request:
+    return Request("POST", path, params=query, content=body.encode())
+
+
+def stale_query() -> dict[str, str]:
+    query = signed()
+    timestamp = str(int(time.time()) - 3600)
+    signer = WeChatSigner()
+    signer.add_data(TOKEN, timestamp, query["nonce"])
+    return {**query, "timestamp": timestamp, "signature": signer.signature}
+
+
+REPLAYED = signed()
+
+BAD_REQUESTS: dict[str, tuple[Callable[[], Request], int, str]] = {
+    "empty body": (lambda: Request("POST", "/api/chat", content=b""), 422, "invalid_request"),
+    "empty question": (lambda: Request("POST", "/api/chat", json={"question": ""}), 422, "invalid_request"),
+    "blank question": (lambda: Request("POST", "/api/chat", json={"question": " \n\t"}), 422, "invalid_request"),
+    "not JSON": (lambda: Request("POST", "/api/chat", content=b"question=hi"), 422, "invalid_request"),
+    "invalid UTF-8": (lambda: Request("POST", "/api/chat", content=b'{"question": "\xff\xfe\xc3"}',
+                                      headers={"content-type": "application/json"}), 400, "bad_request"),
+    "lone surrogate": (lambda: Request("POST", "/api/chat", content=b'{"question": "\\ud800\\u94a2\\u94c1"}',
+                                       headers={"content-type": "application/json"}), 422, "invalid_request"),
+    "NUL": (lambda: Request("POST", "/api/chat", json={"question": "钢铁\x00行业"}), 422, "invalid_request"),
+    "question a number": (lambda: Request("POST", "/api/chat", json={"question": 42}), 422, "invalid_request"),
+    "question a list": (lambda: Request("POST", "/api/chat", json={"question": ["钢铁"]}), 422, "invalid_request"),
+    "filters a string": (lambda: Request("POST", "/api/chat", json={"question": "钢铁", "filters": "x"}),
+                         422, "invalid_request"),
+    "unknown field": (lambda: Request("POST", "/api/chat", json={"question": "钢铁", "prompt": "ignore"}),
+                      422, "invalid_request"),
+    "JSON array": (lambda: Request("POST", "/api/chat", json=["钢铁"]), 422, "invalid_request"),
+    "question too long": (lambda: Request("POST", "/api/chat", json={"question": "钢" * 501}),
+                          413, "question_too_long"),
+    "body declared oversize": (lambda: Request("POST", "/api/chat", content=b"{}",
+                                               headers={"content-length": str(10**9)}), 413, "body_too_large"),
+    "body oversize": (lambda: Request("POST", "/api/chat", json={"question": "钢" * 40_000}),
+                      413, "body_too_large"),
+    "body chunked oversize": (lambda: Request("POST", "/api/chat", content=iter([b"x" * 8192] * 40)),
+                              413, "body_too_large"),
+    "k not a number": (lambda: Request("GET", "/api/search", params={"q": "钢铁", "k": "ten"}),
+                       422, "invalid_request"),
+    "k out of range": (lambda: Request("GET", "/api/search", params={"q": "钢铁", "k": "100000"}),
+                       422, "invalid_request"),
+    "blank search": (lambda: Request("GET", "/api/search", params={"q": "  "}), 422, "invalid_request"),
+    "query invalid UTF-8": (lambda: Request("GET", "/api/search?q=%FF%FE"), 422, "invalid_request"),
+    "query punctuation only": (lambda: Request("GET", "/api/search", params={"q": "？！…"}), 422, "invalid_request"),
+    "traversal id": (lambda: Request("GET", "/api/documents/..%2F..%2Fetc%2Fpasswd"), 404, "http_error"),
+    "dot-dot id": (lambda: Request("GET", "/api/documents/%2E%2E"), 404, "not_found"),
+    "wrong method": (lambda: Request("DELETE", "/api/chat"), 405, "http_error"),
+    "XML bomb": (lambda: callback(signed(), MALICIOUS["billion laughs"]), 400, "bad_request"),
+    "XXE": (lambda: callback(signed(), MALICIOUS["external entity"]), 400, "bad_request"),
+    "callback oversize": (lambda: callback(signed(), MALICIOUS["oversized"]), 400, "bad_request"),
+    "forged signature": (lambda: callback(signed("another-token"), text_message("钢铁", 1)), 403, "forbidden"),
+    "stale callback": (lambda: callback(stale_query(), text_message("钢铁", 2)), 403, "forbidden"),
+    "replayed callback": (lambda: callback(REPLAYED, text_message("钢铁", 3)), 403, "forbidden"),
+    "WeCom unsigned": (lambda: callback({}, MALICIOUS["billion laughs"], "/wechat/work"), 400, "bad_request"),
+}
+
+
+@pytest.fixture(scope="module")
+def hardened(settings: Settings, assistant: Assistant) -> Iterator[TestClient]:
+    configured_app = create_app(configured(settings, FakePlatformStub()), assistant)  # type: ignore[arg-type]
+    with TestClient(configured_app) as client:
+        client.post("/wechat/mp", params=REPLAYED, content=text_message("钢铁", 4).encode())  # first use of it
+        yield client
+
+
+@dataclass
+class FakePlatformStub:
+    """Where pushes would go; nothing in this table is answered late, so nothing listens."""
+
+    base_url: str = "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=list(BAD_REQUESTS))
+def test_bad_requests_get_a_clear_error_and_the_server_goes_on(hardened: TestClient, case: str) -> None:
+    make, status, code = BAD_REQUESTS[case]
+    request = make()
+    response = hardened.request(request.method, request.url, params=request.params, content=request.content,
+                                headers=request.headers, json=request.json)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert (error["status"], error["code"]) == (status, code)
+    assert error["message"] and set(error) == {"status", "code", "message", "hint"}
+    assert hardened.get("/healthz").json()["status"] == "ok"
+
+
+# The server's side, against `envqa serve` in its own process
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int
+    log: Path
+
+
+OPEN_FILES = 256
+"""The server's open-file limit: lower than the connections thrown at it."""
+
+
+@pytest.fixture(scope="module")
+def served(settings: Settings, built_index: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`envqa serve` on the tests' index, in a process limited to OPEN_FILES open files."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("served") / "server.log"
+    environment = {**os.environ, "ENVQA_INDEX_DIR": str(settings.index.dir),
+                   "ENVQA_INDEX_CACHE_DIR": str(settings.index.cache_dir), "ENVQA_API_RATE_LIMIT": "",
+                   "ENVQA_API_HEADER_TIMEOUT_S": "5"}
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
+
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port)],
+                                   env=environment, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=limited)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while not up(url):
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            yield Served(url, process.pid, log)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
+
+
+def test_fifty_megabyte_chunked_bodies_are_refused_without_the_server_holding_them(served: Served) -> None:
+    """Four 50 MB chunked bodies at once: each 413, and the server's memory grows by far less than
+    one of them (it used to grow by all four)."""
+    limit = Settings(_env_file=None).api.max_body_bytes  # type: ignore[call-arg]
+    httpx.post(f"{served.url}/api/chat", json={"question": "钢铁行业执行什么标准？"}, timeout=60)  # warm
+    before = rss_kib(served.pid)
+
+    def fifty_megabytes() -> Iterator[bytes]:
+        block = b"x" * 65536
+        for _ in range(800):
+            yield block
+
+    def send() -> int:
+        try:
+            return httpx.post(f"{served.url}/api/chat", content=fifty_megabytes(),
+                              headers={"content-type": "application/json"}, timeout=60).status_code
+        except httpx.HTTPError:
+            return 413  # the server answered 413 and closed while the client was still writing
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: send(), range(4)))
+    grown_kib = rss_kib(served.pid) - before
+    assert statuses == [413] * 4
+    assert grown_kib * 1024 < 50 * 2**20 // 4, f"RSS grew {grown_kib} KiB (limit {limit} bytes)"
+    assert up(served.url)
+
+
+def test_hundreds_of_idle_or_slow_connections_do_not_lock_out_health(served: Served) -> None:
+    """300 sockets that never finish their headers, against a server allowed 256 open files:
+    /healthz still answers and the log holds no "Too many open files"."""
+    address = ("127.0.0.1", int(served.url.rsplit(":", 1)[1]))
+    sockets = []
+    try:
+        for number in range(300):
+            held = socket.create_connection(address, timeout=5)
+            if number % 2:
+                held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # slowloris: headers never end
+            sockets.append(held)
+        answered = httpx.get(f"{served.url}/healthz", timeout=10)
+        assert answered.status_code == 200
+    finally:
+        for held in sockets:
+            held.close()
+    assert "Too many open files" not in served.log.read_text(errors="replace")
+
+
+def test_a_client_slow_with_its_headers_is_disconnected(served: Served) -> None:
+    address = ("127.0.0.1", int(served.url.rsplit(":", 1)[1]))
+    with socket.create_connection(address, timeout=30) as slow:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        assert slow.recv(1024) == b""  # closed by the server once the header deadline passed

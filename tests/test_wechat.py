@@ -41,7 +41,9 @@ from assistant.channels.wechat import (
     split_message,
     xml_safe,
 )
+from assistant.channels.wechat.platform import PlatformApi, mp_spec
 from envqa import runtime
+from envqa.core.errors import PlatformError
 from envqa.core.settings import Settings, WechatSettings, WecomSettings
 from index import Embedder, Index
 from tests.slow_generator import RecordingGenerator
@@ -286,6 +288,84 @@ def test_revoked_token_is_fetched_again(settings: Settings, embedder: Embedder, 
         post_mp(client, text_message(ANSWERABLE, next(MSG_IDS)))
         assert len(platform.wait_for_messages(2 * parts)) == 2 * parts
     assert len(platform.tokens) == 2 and [r["reason"] for r in platform.refused] == ["invalid credential"]
+
+
+def test_a_busy_platform_is_tried_again_with_backoff(platform: FakePlatform) -> None:
+    platform.busy_sends = 2
+
+    async def push() -> None:
+        async with httpx.AsyncClient() as http:
+            api = PlatformApi(http, platform.base_url, mp_spec(configured_mp(platform)), wait_s=0.01)
+            await api.send_text(USER, "答复")
+
+    asyncio.run(push())
+    assert [m["text"]["content"] for m in platform.messages] == ["答复"]
+    assert [r["reason"] for r in platform.refused] == ["busy", "busy"]
+
+
+def test_a_final_refusal_is_not_tried_again(platform: FakePlatform) -> None:
+    async def push() -> None:
+        async with httpx.AsyncClient() as http:
+            api = PlatformApi(http, platform.base_url, mp_spec(configured_mp(platform)), wait_s=0.01)
+            await api.send_text("", "答复")  # no such user: 44004, not worth a second try
+
+    with pytest.raises(PlatformError):
+        asyncio.run(push())
+    assert len(platform.refused) == 1
+
+
+def test_token_fetches_back_off_while_the_platform_is_down(platform: FakePlatform) -> None:
+    """Twenty pushes while the token endpoint fails cost one fetch, not twenty (or eighty with retries)."""
+    platform.token_down = True
+
+    async def pushes() -> list[BaseException | None]:
+        async with httpx.AsyncClient() as http:
+            api = PlatformApi(http, platform.base_url, mp_spec(configured_mp(platform)), wait_s=0.01,
+                              cooldown_s=60)
+            return await asyncio.gather(*(api.send_text(USER, f"答复{n}") for n in range(20)),
+                                        return_exceptions=True)
+
+    outcomes = asyncio.run(pushes())
+    assert all(isinstance(outcome, PlatformError) for outcome in outcomes)
+    assert platform.token_requests == 1 and not platform.messages
+
+
+def configured_mp(platform: FakePlatform) -> WechatSettings:
+    return WechatSettings.model_validate({"token": TOKEN, "app_id": APP_ID, "app_secret": CREDENTIALS.app_secret,
+                                          "api_base": platform.base_url})
+
+
+def test_safe_mode_refuses_plaintext(settings: Settings, assistant: Assistant, platform: FakePlatform) -> None:
+    safe = configured(settings, platform)
+    safe.wechat = safe.wechat.model_copy(update={"mode": "safe"})
+    with TestClient(create_app(safe, assistant)) as client:
+        assert_error(post_mp(client, text_message(ANSWERABLE, next(MSG_IDS))), 403, "forbidden")
+        encrypted = post_mp(client, text_message(ANSWERABLE, next(MSG_IDS)), aes=True)
+        assert "GB 13456-2012" in opened(encrypted, mp_crypto()).content
+
+
+def test_compatible_mode_takes_both(client: TestClient) -> None:
+    """With an AES key and no mode set, the account is in compatible mode: plaintext is answered too."""
+    assert "GB 13456-2012" in plain_reply(post_mp(client, text_message(ANSWERABLE, next(MSG_IDS)))).content
+
+
+def test_safe_and_compatible_modes_need_the_aes_key() -> None:
+    for mode in ("safe", "compatible"):
+        with pytest.raises(ValidationError, match="ENVQA_WECHAT_AES_KEY"):
+            WechatSettings.model_validate({"token": TOKEN, "mode": mode})
+
+
+def test_one_user_past_the_limit_is_asked_to_wait(settings: Settings, recording: Assistant,
+                                                 platform: FakePlatform) -> None:
+    limited = configured(settings, platform)
+    limited.wechat = limited.wechat.model_copy(update={"user_rate_limit": "2/minute"})
+    with TestClient(create_app(limited, recording)) as client:
+        replies = [plain_reply(post_mp(client, text_message(f"{ANSWERABLE}{n}", next(MSG_IDS)))).content
+                   for n in range(3)]
+        other = plain_reply(post_mp(client, text_message(ANSWERABLE, next(MSG_IDS), user="oAnotherUser0002")))
+    assert "GB 13456-2012" in replies[0] and "GB 13456-2012" in replies[1]
+    assert replies[2].startswith("提问太频繁") and "GB 13456-2012" in other.content
+    assert len(generator_of(recording).calls) == 3  # the one past the limit was never answered
 
 
 # WeCom

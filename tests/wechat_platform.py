@@ -41,6 +41,11 @@ class FakePlatform:
     messages: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
+    token_requests: int = 0
+    token_down: bool = False
+    """While set, the token endpoints answer HTTP 503."""
+    busy_sends: int = 0
+    """This many sends from now are answered errcode -1 (系统繁忙)."""
 
     def issue(self) -> str:
         with self.changed:
@@ -103,6 +108,11 @@ def text_payload_problem(payload: Any, extra: dict[str, Any]) -> str | None:
 def send(platform: FakePlatform, api: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
     with platform.changed:
         token_ok = query.get("access_token") in platform.valid
+        busy = platform.busy_sends > 0
+        platform.busy_sends -= busy
+    if busy:
+        platform.record(platform.refused, {"api": api, "reason": "busy"})
+        return {"errcode": -1, "errmsg": "system error"}
     if not token_ok:
         platform.record(platform.refused, {"api": api, "reason": "invalid credential"})
         return {"errcode": 40001 if api == "mp" else 40014, "errmsg": "invalid access_token"}
@@ -128,6 +138,12 @@ def fake_platform(credentials: Credentials, expires_in: int = 7200) -> Iterator[
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path, query = self.route()
+            if path in ("/cgi-bin/token", "/cgi-bin/gettoken"):
+                with platform.changed:
+                    platform.token_requests += 1
+                if platform.token_down:
+                    self.send_error(503)
+                    return
             if path == "/cgi-bin/token":
                 self.send_json(mp_token(platform, query))
             elif path == "/cgi-bin/gettoken":

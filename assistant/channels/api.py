@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
@@ -14,17 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.middleware import SlowAPIASGIMiddleware
-from slowapi.util import get_remote_address
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
 from assistant.channels import web, wechat
+from assistant.channels.access import Access
 from assistant.search.retrieve import Filters, SearchHit
 from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
 from envqa.core.logs import install_redaction
 from envqa.core.settings import Settings
+
+
+UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class ChatRequest(BaseModel):
@@ -35,9 +39,13 @@ class ChatRequest(BaseModel):
 
     @field_validator("question")
     @classmethod
-    def not_blank(cls, value: str) -> str:
+    def readable(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("question is empty")
+        if UNREADABLE.search(value):
+            # NUL and other control characters, or a lone UTF-16 surrogate ("\ud800" in JSON), are
+            # not text anyone typed, and a surrogate cannot even be written back out as UTF-8.
+            raise ValueError("question holds control characters or unpaired surrogates")
         return value.strip()
 
 
@@ -90,7 +98,10 @@ def error_body(status: int, code: str, message: str, hint: str = "") -> JSONResp
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EnvqaError)
     async def envqa_error(request: Request, exc: EnvqaError) -> JSONResponse:
-        return error_body(exc.status, exc.code, exc.message, exc.hint)
+        response = error_body(exc.status, exc.code, exc.message, exc.hint)
+        if exc.status == 401:
+            response.headers["www-authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,6 +112,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
+            return error_body(400, "bad_request", str(exc.detail), "send the body as JSON encoded in UTF-8")
         return error_body(exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(RateLimitExceeded)
@@ -216,7 +229,8 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
                          description="Answers environmental-compliance questions from policy documents, "
                                      "citing the exact clause.")
     limits: list[str | Callable[..., str]] = [settings.api.rate_limit] if settings.api.rate_limit else []
-    limiter = Limiter(key_func=get_remote_address, default_limits=limits, enabled=bool(limits))
+    access = Access.from_settings(settings.api)
+    limiter = Limiter(key_func=access.limit_key, default_limits=limits, enabled=bool(limits))
     app.state.limiter = limiter
     app.add_middleware(SlowAPIASGIMiddleware)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
@@ -226,26 +240,36 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
         loaded: Assistant = state["assistant"]
         return loaded
 
-    @app.post("/api/chat", response_model=Answer, summary="Answer a question with cited clauses")
+    reader = [Depends(access.reader())]
+    # Every route that changes what the service holds depends on this: an admin key, and a 403
+    # naming ENVQA_API_ADMIN_KEYS while none is configured.
+    app.state.admin = Depends(access.writer())
+
+    @app.post("/api/chat", response_model=Answer,
+               dependencies=reader, summary="Answer a question with cited clauses")
     def chat(request: Request, body: ChatRequest) -> Answer:
         if len(body.question) > settings.api.max_question_chars:
             raise QuestionTooLong(f"question has {len(body.question)} characters; the limit is "
                                   f"{settings.api.max_question_chars}", hint="ask a shorter question")
         return current().ask(body.question, body.filters)
 
-    @app.get("/api/search", response_model=SearchResponse, summary="Hybrid search over clauses")
-    def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500, pattern=r"\S")],
+    @app.get("/api/search", response_model=SearchResponse,
+             dependencies=reader, summary="Hybrid search over clauses")
+    def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500, pattern=r"[^\W_]",
+                                                      description="The query: must hold a letter or digit.")],
                k: Annotated[int, Query(ge=1, le=100)] = 10,
                industry: str | None = None, doc_id: str | None = None) -> SearchResponse:
         filters = Filters(industry=industry, doc_id=doc_id) if industry or doc_id else None
         return SearchResponse(results=current().retriever.search(q, k=k, filters=filters))
 
-    @app.get("/api/documents", response_model=DocumentList, summary="What the index holds")
+    @app.get("/api/documents", response_model=DocumentList,
+             dependencies=reader, summary="What the index holds")
     @limiter.exempt  # type: ignore[untyped-decorator]
     def documents(request: Request) -> DocumentList:
         return DocumentList(documents=list(state["documents"].values()))
 
-    @app.get("/api/documents/{doc_id}", response_model=DocumentText, summary="A document and its text")
+    @app.get("/api/documents/{doc_id}", response_model=DocumentText,
+             dependencies=reader, summary="A document and its text")
     @limiter.exempt  # type: ignore[untyped-decorator]
     def document(request: Request, doc_id: str) -> DocumentText:
         info = state["documents"].get(doc_id)

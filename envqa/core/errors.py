@@ -63,3 +63,8 @@ class PlatformError(EnvqaError):
 
     status = 502
     code = "platform_error"
+
+
+class Unauthorized(EnvqaError):
+    status = 401
+    code = "unauthorized"

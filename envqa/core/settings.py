@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from limits import parse as parse_limit
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +40,16 @@ class RetrievalSettings(Section):
     candidates: int = Field(50, ge=5, description="Candidates each retriever contributes before fusion.")
 
 
+def rate_limit_syntax(value: str) -> str:
+    """A limit such as '20/minute' (the `limits` package's syntax, which slowapi uses), or empty."""
+    if value.strip():
+        try:
+            parse_limit(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a rate limit such as '20/minute' or '100/hour'") from None
+    return value
+
+
 class ApiSettings(Section):
     host: str = Field("127.0.0.1", description="Address `envqa serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `envqa serve` listens on.")
@@ -48,7 +59,22 @@ class ApiSettings(Section):
     trusted_proxies: str = Field("", description="Comma-separated addresses of reverse proxies whose "
                                  "X-Forwarded-For is believed; empty: the client's own address is used, always.")
     rate_limit: str = Field("120/minute", description="Per-client limit on /api/chat and /api/search "
-                            "(slowapi syntax); empty turns it off.")
+                            "(slowapi syntax), counted per API key when one is sent, else per address; "
+                            "empty turns it off.")
+    keys: SecretStr = Field(SecretStr(""), description="Comma-separated API keys, sent as `Authorization: Bearer "
+                            "<key>`; when set, every /api route needs one (not /healthz, the page or the "
+                            "WeChat callbacks). Empty: the API is open.")
+    admin_keys: SecretStr = Field(SecretStr(""), description="Comma-separated keys for the write routes "
+                                  "(document management); they also serve as API keys. Empty: write routes "
+                                  "answer 403.")
+    max_connections: int = Field(200, ge=8, description="Open connections the server keeps at most (also kept "
+                                 "64 under the process's open-file limit); past it the longest-idle "
+                                 "connection still sending its headers is closed.")
+    header_timeout_s: float = Field(10.0, gt=0, description="Seconds a client may take to send a request's "
+                                    "headers before the connection is closed (slow-header guard).")
+    keep_alive_s: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+
+    _rate_limit = field_validator("rate_limit")(rate_limit_syntax)
 
 
 class AnswerSettings(Section):
@@ -82,12 +108,28 @@ class WechatSettings(Section):
     app_id: str = Field("", description="AppID (开发者ID): encrypted messages name it; fetches the access_token.")
     app_secret: SecretStr = Field(SecretStr(""), description="AppSecret (开发者密码): fetches the access_token "
                                                              "that pushes late answers.")
+    mode: Literal["", "plaintext", "compatible", "safe"] = Field(
+        "", description="Message mode (消息加解密方式) as chosen in the platform console: 'safe' refuses "
+                        "plaintext messages with 403; empty: 'compatible' with an AES key, else 'plaintext'.")
     api_base: str = Field("https://api.weixin.qq.com", description="Platform API base URL.")
+    user_rate_limit: str = Field("20/minute", description="Questions one user may ask in a window (slowapi "
+                                 "syntax); past it they are asked to wait, not answered. Empty: no limit.")
     reply_timeout_s: float = Field(4.0, gt=0, lt=5, description="Seconds an answer may take to go back "
                                    "in the reply itself; a slower one is acknowledged and pushed when ready "
                                    "(the platform waits 5 seconds).")
 
     _aes_key = field_validator("aes_key")(aes_key_shape)
+    _user_rate_limit = field_validator("user_rate_limit")(rate_limit_syntax)
+
+    @model_validator(mode="after")
+    def mode_has_its_key(self) -> WechatSettings:
+        if self.mode in ("safe", "compatible") and not self.aes_key.get_secret_value():
+            raise ValueError(f"ENVQA_WECHAT_MODE={self.mode} needs ENVQA_WECHAT_AES_KEY")
+        return self
+
+    @property
+    def message_mode(self) -> str:
+        return self.mode or ("compatible" if self.aes_key.get_secret_value() else "plaintext")
 
 
 class WecomSettings(Section):
@@ -100,11 +142,14 @@ class WecomSettings(Section):
     secret: SecretStr = Field(SecretStr(""), description="The app's Secret: fetches the access_token that pushes "
                                                          "late answers.")
     api_base: str = Field("https://qyapi.weixin.qq.com", description="Platform API base URL.")
+    user_rate_limit: str = Field("20/minute", description="Questions one user may ask in a window (slowapi "
+                                 "syntax); past it they are asked to wait, not answered. Empty: no limit.")
     reply_timeout_s: float = Field(4.0, gt=0, lt=5, description="Seconds an answer may take to go back "
                                    "in the reply itself; a slower one is acknowledged and pushed when ready "
                                    "(the platform waits 5 seconds).")
 
     _aes_key = field_validator("aes_key")(aes_key_shape)
+    _user_rate_limit = field_validator("user_rate_limit")(rate_limit_syntax)
 
 
 class Settings(BaseSettings):
@@ -114,6 +159,7 @@ class Settings(BaseSettings):
         env_nested_max_split=1,
         env_file=".env",
         extra="forbid",
+        hide_input_in_errors=True,  # a section's rejected input holds its secrets
     )
 
     index: IndexSettings = IndexSettings()

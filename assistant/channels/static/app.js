@@ -5,11 +5,13 @@
 
 (() => {
   const LANG_KEY = "envqa.lang";
+  const API_KEY = "envqa.apiKey"; // a server with ENVQA_API_KEYS asks for one; remembered in this browser
   const TIMEOUT_MS = 60000;
 
   const TEXT = {
     zh: {
       pageTitle: "envqa · 环保合规问答",
+      askApiKey: "此服务需要 API 密钥，请输入：",
       skipToQuestion: "跳到提问框",
       tagline: "环保合规问答",
       viewsLabel: "视图",
@@ -61,6 +63,7 @@
     },
     en: {
       pageTitle: "envqa · Environmental compliance Q&A",
+      askApiKey: "This service needs an API key. Enter it:",
       skipToQuestion: "Skip to the question box",
       tagline: "Environmental compliance Q&A",
       viewsLabel: "Views",
@@ -232,7 +235,26 @@
 
   // ---- talking to the API ---------------------------------------------------------------
 
-  async function requestJSON(url, options = {}) {
+  function storedKey() {
+    try { return window.localStorage.getItem(API_KEY) || ""; } catch (_) { return ""; }
+  }
+
+  // A 401 means the server wants an API key: ask once, remember it, and send the request again.
+  async function requestJSON(url, options = {}, asked = false) {
+    try {
+      return await requestOnce(url, options);
+    } catch (err) {
+      if (asked || !(err instanceof ApiError) || err.status !== 401) throw err;
+      const key = window.prompt(t("askApiKey"), "");
+      if (!key) throw err;
+      try { window.localStorage.setItem(API_KEY, key.trim()); } catch (_) { /* used for this request only */ }
+      return requestJSON(url, { ...options, apiKey: key.trim() }, true);
+    }
+  }
+
+  async function requestOnce(url, options) {
+    const key = options.apiKey || storedKey();
+    const auth = key ? { Authorization: `Bearer ${key}` } : {};
     const controller = new AbortController();
     const timer = window.setTimeout(() => controller.abort(), TIMEOUT_MS);
     try {
@@ -241,7 +263,7 @@
       try {
         response = await fetch(url, {
           ...options, signal: controller.signal,
-          headers: { Accept: "application/json", ...(options.headers || {}) },
+          headers: { Accept: "application/json", ...auth, ...(options.headers || {}) },
         });
         const body = await response.text();
         try { payload = JSON.parse(body); } catch (_) { payload = null; }

@@ -25,6 +25,7 @@ TEXT_ONLY = (
     "Please send your question as text."
 )
 TOO_LONG = "问题太长了，请控制在 {limit} 字以内。\nPlease ask in at most {limit} characters."
+SLOW_DOWN = "提问太频繁了，请 {seconds} 秒后再问。\nToo many questions at once; please ask again in {seconds} seconds."
 NOT_XML_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def chat_text(answer: Answer) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import struct
 import time
 from collections import OrderedDict
@@ -39,6 +40,9 @@ from cachetools import TTLCache
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from wechatpy import enterprise
 from wechatpy.crypto import WeChatCrypto as MpCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WecomCrypto
@@ -51,6 +55,7 @@ from wechatpy.utils import check_signature
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
 from assistant.channels.wechat.format import (
+    SLOW_DOWN,
     TEXT_ONLY,
     TOO_LONG,
     WELCOME,
@@ -186,8 +191,13 @@ class Channel:
     """
 
     def __init__(self, name: str, crypto: Any, ask: Callable[[str], Answer], budget_s: float,
-                 max_question_chars: int, make_api: Callable[[httpx.AsyncClient], PlatformApi]) -> None:
+                 max_question_chars: int, make_api: Callable[[httpx.AsyncClient], PlatformApi],
+                 user_rate_limit: str = "") -> None:
         self.name = name
+        # Per user (openid / WeCom UserID): the platform's own addresses carry every user's callbacks,
+        # so a per-address limit would throttle them all together. `limits` is slowapi's engine.
+        self.user_limit = parse_limit(user_rate_limit) if user_rate_limit.strip() else None
+        self.per_user = MovingWindowRateLimiter(MemoryStorage())
         self.crypto = crypto
         self.freshness = Freshness()
         self.ask = ask
@@ -206,8 +216,14 @@ class Channel:
         return delivery.reply
 
     async def respond(self, message: Incoming) -> str | None:
-        """Text is answered; a new follower is welcomed; other events need no reply; other messages get a hint."""
+        """Text is answered; a new follower is welcomed; other events need no reply; other messages get a hint.
+
+        A user past the per-user limit is asked to wait instead: no answer is computed or pushed.
+        """
         if message.kind == "text":
+            if self.user_limit is not None and not self.per_user.hit(self.user_limit, self.name, message.user):
+                reset = self.per_user.get_window_stats(self.user_limit, self.name, message.user).reset_time
+                return SLOW_DOWN.format(seconds=max(1, math.ceil(reset - time.time())))
             return await self.answer(message)
         if message.kind == "event":
             return WELCOME if message.event.startswith("subscribe") else None
@@ -323,11 +339,11 @@ def mp_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel | No
         logger.warning("WeChat Official Account channel disabled (/wechat/mp answers 404): set %s",
                        ", ".join(absent))
         return None
-    logger.info("WeChat Official Account channel at /wechat/mp (%s)",
-                "plaintext and safe mode" if config.aes_key else "plaintext mode only: no ENVQA_WECHAT_AES_KEY")
-    crypto = MpCrypto(config.token.get_secret_value(), config.aes_key.get_secret_value(), config.app_id) if config.aes_key else None
+    logger.info("WeChat Official Account channel at /wechat/mp (%s mode)", config.message_mode)
+    key = config.aes_key.get_secret_value()
+    crypto = MpCrypto(config.token.get_secret_value(), key, config.app_id) if key else None
     return Channel("wechat", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
-                   lambda http: PlatformApi(http, config.api_base, mp_spec(config)))
+                   lambda http: PlatformApi(http, config.api_base, mp_spec(config)), config.user_rate_limit)
 
 
 def wecom_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel | None:
@@ -339,7 +355,7 @@ def wecom_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel |
     logger.info("WeCom channel at /wechat/work")
     crypto = WecomCrypto(config.token.get_secret_value(), config.aes_key.get_secret_value(), config.corp_id)
     return Channel("wecom", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
-                   lambda http: PlatformApi(http, config.api_base, wecom_spec(config)))
+                   lambda http: PlatformApi(http, config.api_base, wecom_spec(config)), config.user_rate_limit)
 
 
 def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | None) -> None:
@@ -362,6 +378,11 @@ def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | 
         live.freshness.check(timestamp, nonce)
         body = await read_xml(request)
         encrypted = encrypt_type.lower() == "aes"  # the platform sends "aes"; case is no reason to fall back
+        if not encrypted and config.message_mode == "safe":
+            # Plaintext carries no signature over the body: in safe mode it can only be forged.
+            raise Forbidden("plaintext messages are refused in safe mode",
+                            hint="the account is set to safe mode (ENVQA_WECHAT_MODE=safe); the platform "
+                                 "sends every message encrypted")
         crypto = live.crypto if encrypted else None
         if encrypted and crypto is None:
             raise BadRequest("the message is encrypted but no EncodingAESKey is configured",
