@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
@@ -190,7 +190,14 @@ def unique_ids(documents: list[Document]) -> list[Document]:
         if len(group) < 2:
             continue
         names = [d.source for d in group]
+        # Folders named from where the files differ, not from the machine's absolute path: moving
+        # the corpus elsewhere keeps every id.
+        try:
+            shared = os.path.commonpath([str(PurePosixPath(d.origin).parent) for d in group])
+        except ValueError:  # absolute and relative paths given together
+            shared = ""
         for document in group:
             same_name = names.count(document.source) > 1
-            renamed[id(document)] = (document.origin.replace("/", "-") if same_name else document.source)
+            relative = PurePosixPath(document.origin).relative_to(shared).as_posix() if shared else document.origin
+            renamed[id(document)] = (relative.replace("/", "-") if same_name else document.source)
     return [d.model_copy(update={"doc_id": renamed[id(d)]}) if id(d) in renamed else d for d in documents]

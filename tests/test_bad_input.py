@@ -54,11 +54,14 @@ def test_files_sharing_a_name_are_both_kept(tmp_path: Path) -> None:
     documents, skipped = load_documents([tmp_path])
     ids = {d.doc_id: d.text for d in documents}
     assert not skipped
-    assert set(ids) == {"a.txt", "a.md", f"{tmp_path.as_posix()}/x/b.md".replace("/", "-"),
-                        f"{tmp_path.as_posix()}/y/b.md".replace("/", "-"), "c"}
+    assert set(ids) == {"a.txt", "a.md", "x-b.md", "y-b.md", "c"}
     assert ids["a.txt"].startswith("甲") and ids["a.md"].startswith("# 乙")
     again, _ = load_documents([tmp_path])
     assert [d.doc_id for d in again] == [d.doc_id for d in documents]  # stable across rebuilds
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    tmp_path.rename(moved)
+    elsewhere, _ = load_documents([moved])
+    assert [d.doc_id for d in elsewhere] == [d.doc_id for d in documents]  # and wherever the corpus lives
 
 
 @pytest.mark.parametrize(("name", "make", "reason"), [

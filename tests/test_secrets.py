@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from assistant.channels.wechat.platform import PlatformApi, mp_spec
+from assistant.channels.wechat.platform import TOKEN_COOLDOWN_S, PlatformApi, mp_spec
 from envqa.core.errors import PlatformError
 from envqa.core.logs import install_redaction, redact
-from envqa.core.settings import LlmSettings, WechatSettings
+from envqa.core.settings import LlmSettings, Settings, WechatSettings
+from tests.test_api import ANSWERABLE, free_port
+from tests.test_bad_input import up
+from tests.test_wechat import AGENT_ID, APP_ID, CORP_ID, TOKEN, signed, text_message
+from tests.wechat_platform import Credentials, fake_platform
 
 SECRET = "S3CR3T-app-secret-value"
 
@@ -66,3 +75,53 @@ def test_log_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
 def test_redact_keeps_what_is_not_a_credential() -> None:
     assert redact("GET /cgi-bin/token?appid=wx1&secret=abc&corpid=c1") == "GET /cgi-bin/token?appid=wx1&secret=***&corpid=c1"
     assert redact("nothing secret here") == "nothing secret here"
+
+
+def test_the_server_log_holds_no_secret_after_failing_platform_calls(settings: Settings, built_index: object,
+                                                                      tmp_path: Path) -> None:
+    """`envqa serve` in its own process, answering too slowly for the reply, so it pushes: first
+    while the platform's token endpoint is down (the fetch URL carries the AppSecret), then while
+    its send endpoint fails (the send URL carries the access_token). The log records both failures
+    and neither credential."""
+    credentials = Credentials(app_id=APP_ID, app_secret=SECRET, corp_id=CORP_ID, corp_secret=SECRET,
+                              agent_id=AGENT_ID)
+    log = tmp_path / "server.log"
+    port = free_port()
+    with fake_platform(credentials) as platform, log.open("wb") as sink:
+        environment = {**os.environ, "ENVQA_INDEX_DIR": str(settings.index.dir),
+                       "ENVQA_INDEX_CACHE_DIR": str(settings.index.cache_dir),
+                       "ENVQA_ANSWER_GENERATOR": "tests.slow_generator:SlowGenerator",
+                       "ENVQA_WECHAT_TOKEN": TOKEN, "ENVQA_WECHAT_APP_ID": APP_ID,
+                       "ENVQA_WECHAT_APP_SECRET": SECRET, "ENVQA_WECHAT_API_BASE": platform.base_url,
+                       "ENVQA_WECHAT_REPLY_TIMEOUT_S": "0.2"}
+        process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port)],
+                                   env=environment, stdout=sink, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while not up(url):
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            platform.token_down = True
+            assert httpx.post(f"{url}/wechat/mp", params=signed(), timeout=30,
+                              content=text_message(ANSWERABLE, 1).encode()).text == "success"
+            wait_for_text(log, "could not be pushed")
+            platform.token_down, platform.send_down = False, True
+            time.sleep(TOKEN_COOLDOWN_S * 2)  # past the cooling-off after the failed fetch
+            assert httpx.post(f"{url}/wechat/mp", params=signed(), timeout=30,
+                              content=text_message(ANSWERABLE, 2).encode()).text == "success"
+            wait_for_text(log, "could not be pushed", times=2)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    written = log.read_text(errors="replace")
+    assert platform.tokens, "the second push fetched a token, so its send URL carried one"
+    assert SECRET not in written and not any(token in written for token in platform.tokens)
+    assert "/cgi-bin/token failed" in written and "/cgi-bin/message/custom/send failed" in written
+
+
+def wait_for_text(log: Path, text: str, times: int = 1, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while log.read_text(errors="replace").count(text) < times:
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(0.2)

@@ -46,6 +46,8 @@ class FakePlatform:
     """While set, the token endpoints answer HTTP 503."""
     busy_sends: int = 0
     """This many sends from now are answered errcode -1 (系统繁忙)."""
+    send_down: bool = False
+    """While set, the send endpoints answer HTTP 500."""
 
     def issue(self) -> str:
         with self.changed:
@@ -154,6 +156,9 @@ def fake_platform(credentials: Credentials, expires_in: int = 7200) -> Iterator[
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             path, query = self.route()
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            if platform.send_down:
+                self.send_error(500)
+                return
             if path == "/cgi-bin/message/custom/send":
                 self.send_json(send(platform, "mp", query, body))
             elif path == "/cgi-bin/message/send":

@@ -18,7 +18,6 @@ import logging
 import math
 import struct
 import time
-from collections import OrderedDict
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -101,26 +100,21 @@ class Delivery:
 class Dedupe:
     """Messages already taken, so that a retry is acknowledged (or given the same reply), never answered again.
 
-    Bounded (the oldest is forgotten first) and expiring, so memory stays small under any load.
+    cachetools' TTLCache: bounded (the least recently seen is forgotten first) and expiring, so
+    memory stays small under any load.
     """
 
     def __init__(self, ttl_s: float = DEDUPE_TTL_S, max_entries: int = DEDUPE_MAX,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl_s = ttl_s
-        self._max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[str, Delivery] = OrderedDict()
+        self._entries: TTLCache[str, Delivery] = TTLCache(maxsize=max_entries, ttl=ttl_s, timer=clock)
 
     def claim(self, key: str) -> tuple[Delivery, bool]:
         """The message's delivery record, and whether this is its first arrival."""
-        now = self._clock()
-        while self._entries and next(iter(self._entries.values())).at <= now - self._ttl_s:
-            self._entries.popitem(last=False)
-        if key in self._entries:
-            return self._entries[key], False
-        delivery = self._entries[key] = Delivery(now)
-        if len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        known = self._entries.get(key)
+        if known is not None:
+            return known, False
+        delivery = self._entries[key] = Delivery(self._clock())
         return delivery, True
 
     def __len__(self) -> int:
