@@ -2,18 +2,31 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test index install browser eval bench clean
+.PHONY: run test index install install-test install-eval browser eval bench clean
 
-$(STAMP): pyproject.toml
+# Serving needs only the core dependencies; the tests add the test extra (which brings the st,
+# llm and eval extras), `make eval` the eval extra. Each stamp reinstalls when pyproject.toml changes.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[st,test]'
-	touch $(STAMP)
 
-install: $(STAMP)
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-eval: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[eval]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+install-eval: $(VENV)/.installed-eval
 
 index: install
 	$(BIN)/envqa ingest
@@ -36,11 +49,11 @@ browser:
 		fi; \
 	fi
 
-test: install browser
+test: install-test browser
 	$(BIN)/python -m pytest
 
 clean:
 	rm -rf .envqa
 
-eval: index
+eval: install-eval index
 	$(BIN)/envqa eval ../shared/eval/public_examples.jsonl --baseline --ablate --out eval-out

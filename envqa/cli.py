@@ -24,13 +24,10 @@ from assistant.channels.api import create_app
 from assistant.channels.connections import backlog, guarded_protocol
 from assistant.search.retrieve import Filters
 from envqa import runtime
-from envqa.core.errors import EnvqaError
+from envqa.core.errors import ConfigurationError, EnvqaError
 from envqa.core.settings import Settings
 from eval.bench import run_bench, server_up, start_server
 from eval.bench import table as bench_table
-from eval.fit import fit_threshold
-from eval.report import table as eval_table
-from eval.run import run_eval
 from index import BuildReport
 
 app = typer.Typer(help="Answer environmental-compliance questions from policy documents, citing the clause.",
@@ -45,6 +42,12 @@ def settings_with(index_dir: Path | None) -> Settings:
     if index_dir is not None:
         settings.index.dir = index_dir
     return settings
+
+
+def needs_extra(extra: str) -> None:
+    """Fail with the install command when an optional part of the product is not installed."""
+    fail(ConfigurationError(f"this command needs the '{extra}' extra, which is not installed",
+                            hint=f"run: .venv/bin/pip install -e '.[{extra}]'"))
 
 
 def fail(error: EnvqaError) -> None:
@@ -130,6 +133,12 @@ def eval_command(
                                  "(year, place, industry, law) swapped, scored as out of scope.")] = False,
 ) -> None:
     """Measure retrieval and answers on a question set, side by side with LangChain baselines."""
+    try:  # the baselines (LangChain) and the plots (matplotlib) are the 'eval' extra
+        from eval.report import table as eval_table
+        from eval.run import run_eval
+    except ImportError:
+        needs_extra("eval")
+        return
     settings = settings_with(index_dir)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:
@@ -155,6 +164,11 @@ def fit_command(
     index_dir: IndexDir = None,
 ) -> None:
     """Fit the refusal threshold on the fit split (with counterfactual negatives); report the test split."""
+    try:
+        from eval.fit import fit_threshold
+    except ImportError:
+        needs_extra("eval")
+        return
     settings = settings_with(index_dir)
     with Progress(TextColumn("retrieving"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as bar:

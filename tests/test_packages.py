@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -14,3 +16,14 @@ def test_all_names_exist(name: str) -> None:
     assert module.__all__ == sorted(module.__all__)
     for export in module.__all__:
         assert hasattr(module, export), f"{name}.{export}"
+
+
+def test_serving_imports_no_optional_extra() -> None:
+    """`make run` installs only the core dependencies, so the CLI, the index builder and the app must
+    load without LangChain, matplotlib, torch or sentence-transformers (the llm, eval and st extras)."""
+    probe = ("import sys, envqa.cli, assistant.channels.api, index.build, assistant.answer.generate; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'langchain_core', 'langchain_openai', "
+             "'langchain_community', 'langchain_text_splitters', 'matplotlib', 'torch', 'sentence_transformers', "
+             "'rank_bm25'}))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -58,7 +58,11 @@ class LLMGenerator:
     name = "llm"
 
     def __init__(self, base_url: str, model: str, api_key: str, timeout_s: float) -> None:
-        from langchain_openai import ChatOpenAI
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError:
+            raise ConfigurationError("the LLM generator needs the 'llm' extra, which is not installed",
+                                     hint="run: .venv/bin/pip install -e '.[llm]'") from None
 
         self._model: Any = ChatOpenAI(base_url=base_url, model=model, api_key=api_key or "none",
                                       timeout=timeout_s, max_retries=1, temperature=0)
