@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -51,9 +52,10 @@ def needs_extra(extra: str) -> None:
 
 
 def fail(error: EnvqaError) -> None:
-    console.print(f"[red]error:[/red] {error.message}")
+    # escaped: a message may hold brackets ('.[eval]', a file name) that rich would read as markup
+    console.print(f"[red]error:[/red] {escape(error.message)}")
     if error.hint:
-        console.print(f"[dim]hint: {error.hint}[/dim]")
+        console.print(f"[dim]hint: {escape(error.hint)}[/dim]")
     raise typer.Exit(2)
 
 

@@ -97,6 +97,9 @@ def test_a_missing_path_is_an_error_not_a_traceback(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["ingest", str(target), "--index-dir", str(tmp_path / "index")])
         assert result.exit_code == 2, result.output
         assert "error:" in result.output and "Traceback" not in result.output
+    bracketed = tmp_path / "notes[eval].md"  # printed as written, not read as terminal markup
+    result = CliRunner().invoke(app, ["ingest", str(bracketed), "--index-dir", str(tmp_path / "index")])
+    assert result.exit_code == 2 and "notes[eval].md" in result.output.replace("\n", "")
 
 
 def test_a_killed_build_is_cleaned_up_at_the_next_ingest(tmp_path: Path) -> None:
