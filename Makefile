@@ -38,14 +38,18 @@ bench: index
 	$(BIN)/envqa bench --url http://127.0.0.1:8000 --requests 2000 --concurrency 32
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download needs the internet)
-# and need a CJK font to render the page; installed only when missing, where apt-get can.
+# and need a CJK font to render the page; the shared-state tests start Debian's redis-server.
+# Installed only when missing, where apt-get can.
 browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="chromium fonts-wqy-zenhei"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-zenhei; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 		else \
-			echo "$(CHROMIUM) is missing and cannot be installed here (needs root and apt-get):" \
-			     "the browser tests will be skipped"; \
+			echo "missing and not installable here (needs root and apt-get): $$missing;" \
+			     "the tests that need them will be skipped"; \
 		fi; \
 	fi
 

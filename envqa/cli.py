@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 from urllib.parse import urlparse
 
 import typer
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -22,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from assistant.channels.api import create_app
-from assistant.channels.connections import backlog, guarded_protocol
+from assistant.channels.connections import backlog, guard
 from assistant.search.retrieve import Filters
 from envqa import runtime
 from envqa.core.errors import ConfigurationError, EnvqaError
@@ -30,6 +32,7 @@ from envqa.core.settings import Settings
 from eval.bench import run_bench, server_up, start_server
 from eval.bench import table as bench_table
 from index import BuildReport
+from index.store import read_manifest
 
 app = typer.Typer(help="Answer environmental-compliance questions from policy documents, citing the clause.",
                   no_args_is_help=True, add_completion=False)
@@ -229,33 +232,58 @@ def serve_command(
     host: Annotated[Optional[str], typer.Option("--host", help="Address [default: 127.0.0.1].")] = None,
     port: Annotated[Optional[int], typer.Option("--port", help="Port [default: 8000].")] = None,
     index_dir: IndexDir = None,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=1, max=64, help="Processes serving one port [default: the number of cores with "
+                                         "ENVQA_STATE_URL set, else 1].")] = None,
 ) -> None:
     """Serve the JSON API, the chat page and the chat-app callbacks."""
     settings = settings_with(index_dir)
+    shared = bool(settings.state.url.get_secret_value().strip())
+    count = workers or (os.cpu_count() or 1 if shared else 1)
+    if count > 1 and not shared and wechat_configured(settings):
+        fail(ConfigurationError(
+            "several workers would each keep their own record of WeChat messages, and answer a retry twice",
+            hint="set ENVQA_STATE_URL=redis://… to share it, or serve with --workers 1"))
+        return
     try:
-        assistant = runtime.open_assistant(settings)
+        assistant = runtime.open_assistant(settings) if count == 1 else None
+        if count > 1:
+            read_manifest(settings.index.dir)  # a missing index fails here, once, not in every worker
     except EnvqaError as error:
         fail(error)
         return
-    uvicorn.Server(server_config(settings, create_app(settings, assistant), host, port)).run()
+    if assistant is not None:
+        uvicorn.Server(server_config(settings, create_app(settings, assistant), host, port)).run()
+        return
+    if not shared:
+        console.print(f"[yellow]{count} workers without ENVQA_STATE_URL: each counts rate limits on its own[/yellow]")
+    # The workers read their settings from the environment, so the command line's choices go there.
+    os.environ["ENVQA_INDEX_DIR"] = str(settings.index.dir)
+    config = server_config(settings, "envqa.runtime:serving_app", host, port, workers=count)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def wechat_configured(settings: Settings) -> bool:
+    return bool(settings.wechat.token.get_secret_value() or settings.wecom.token.get_secret_value())
 
 
 def server_config(settings: Settings, application: Any, host: str | None = None,
-                  port: int | None = None) -> uvicorn.Config:
+                  port: int | None = None, workers: int | None = None) -> uvicorn.Config:
     """How `envqa serve` runs uvicorn.
 
     X-Forwarded-For (and so the rate limiter's idea of the client) is believed only from the
     configured proxies: uvicorn would otherwise trust it from any local client. Connections are
     capped and a client must send its headers in time (`assistant.channels.connections`); an idle
-    keep-alive connection closes after `keep_alive_s`.
+    keep-alive connection closes after `keep_alive_s`. With `workers`, `application` is the import
+    string of an app factory, loaded in each worker process.
     """
     api = settings.api
     proxies = api.trusted_proxies.strip()
-    return uvicorn.Config(application, host=host or api.host, port=port or api.port,
-                          proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
-                          http=guarded_protocol(api.max_connections, api.header_timeout_s),
-                          backlog=backlog(),
-                          timeout_keep_alive=api.keep_alive_s)
+    config = uvicorn.Config(application, host=host or api.host, port=port or api.port,
+                            proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
+                            backlog=backlog(), timeout_keep_alive=api.keep_alive_s,
+                            workers=workers, factory=workers is not None)
+    return guard(config, api.max_connections, api.header_timeout_s)
 
 
 @app.command("bench")

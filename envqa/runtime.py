@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from assistant.answer.assistant import Assistant
 from assistant.answer.generate import load_generator
+from assistant.channels.api import create_app
 from assistant.search.retrieve import Retriever
 from envqa.core.settings import Settings
 from index import BuildReport, Embedder, ingest, load, make_embedder
@@ -49,3 +52,10 @@ def open_assistant(settings: Settings, embedder: Embedder | None = None) -> Assi
                                model=settings.llm.model, api_key=settings.llm.api_key.get_secret_value(),
                                timeout_s=settings.llm.timeout_s)
     return Assistant(open_retriever(settings, embedder), generator)
+
+
+def serving_app() -> FastAPI:
+    """The app one worker of `envqa serve --workers N` serves, configured from the environment
+    (the parent passes its command-line choices there)."""
+    settings = Settings()
+    return create_app(settings, open_assistant(settings))

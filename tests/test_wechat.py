@@ -41,6 +41,7 @@ from assistant.channels.wechat import (
     split_message,
     xml_safe,
 )
+from assistant.channels.state import MemoryState
 from assistant.channels.wechat.platform import PlatformApi, mp_spec
 from envqa import runtime
 from envqa.core.errors import PlatformError
@@ -562,12 +563,15 @@ def test_reply_text_survives_the_xml_template() -> None:
 
 def test_dedupe_is_bounded_and_expires() -> None:
     now = [0.0]
-    seen = Dedupe(ttl_s=10, max_entries=3, clock=lambda: now[0])
-    assert [seen.claim(key)[1] for key in "abcd"] == [True] * 4
-    assert len(seen) == 3 and seen.claim("d")[1] is False
-    assert seen.claim("a")[1] is True, "the oldest entry made room"
+    state = MemoryState(max_entries=3, clock=lambda: now[0])
+    seen = Dedupe(state, "wechat", ttl_s=10)
+    assert [seen.claim(key) for key in "abcd"] == [True] * 4
+    assert len(state) == 3 and seen.claim("d") is False
+    assert seen.claim("a") is True, "the least recently used entry made room"
+    seen.replied("a", "答复")
+    assert seen.reply("a") == "答复" and seen.reply("d") is None
     now[0] = 11.0
-    assert seen.claim("d")[1] is True and len(seen) == 1, "entries expire"
+    assert seen.claim("d") is True and len(state) == 1, "entries expire"
 
 
 def test_access_token_is_reused_until_shortly_before_it_expires() -> None:

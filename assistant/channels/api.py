@@ -22,6 +22,7 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
 from assistant.channels import web, wechat
 from assistant.channels.access import Access
+from assistant.channels.state import open_state
 from assistant.search.retrieve import Filters, SearchHit
 from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
 from envqa.core.logs import install_redaction
@@ -230,7 +231,10 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
                                      "citing the exact clause.")
     limits: list[str | Callable[..., str]] = [settings.api.rate_limit] if settings.api.rate_limit else []
     access = Access.from_settings(settings.api)
-    limiter = Limiter(key_func=access.limit_key, default_limits=limits, enabled=bool(limits))
+    # Shared with the other workers when ENVQA_STATE_URL names a Redis: limits, WeChat records.
+    shared = open_state(settings.state.url.get_secret_value())
+    limiter = Limiter(key_func=access.limit_key, default_limits=limits, enabled=bool(limits),
+                      storage_uri=shared.limits_uri)
     app.state.limiter = limiter
     app.add_middleware(SlowAPIASGIMiddleware)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
@@ -281,7 +285,7 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     # The page and the chat-app callbacks are not limited per client: the page's assets are
     # static, and every callback comes from the platform's few addresses, so a per-client
     # limit would throttle all of a platform's users together.
-    for extra in (wechat.router(settings, current), web.router(settings)):
+    for extra in (wechat.router(settings, current, shared), web.router(settings)):
         for route in extra.routes:
             limiter.exempt(getattr(route, "endpoint"))  # type: ignore[no-untyped-call]
         app.include_router(extra)

@@ -20,7 +20,10 @@ import resource
 import time
 from typing import Any
 
+from dataclasses import dataclass
+
 import h11
+from uvicorn import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 FILES_RESERVED = 64
@@ -45,15 +48,24 @@ def open_file_limit() -> int:
     return 1 << 20 if soft == resource.RLIM_INFINITY else int(soft)
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    max_connections: int = 200
+    header_timeout_s: float = 10.0
+
+
 class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a header deadline and a connection cap (class attributes, set by
-    `guarded_protocol`, because uvicorn builds one protocol object per connection itself)."""
+    """uvicorn's h11 protocol with a header deadline and a connection cap.
 
-    max_connections = 200
-    header_timeout_s = 10.0
+    uvicorn builds one protocol object per connection from its config; the limits travel as the
+    config's `connection_limits` (set by `guard`), which also reaches worker processes.
+    """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        limits: ConnectionLimits = getattr(config, "connection_limits", ConnectionLimits())
+        self.max_connections = limits.max_connections
+        self.header_timeout_s = limits.header_timeout_s
         self.header_deadline: asyncio.TimerHandle | None = None
         self.waiting_since = time.monotonic()
 
@@ -110,7 +122,9 @@ class GuardedH11Protocol(H11Protocol):
         return True
 
 
-def guarded_protocol(max_connections: int, header_timeout_s: float) -> type[GuardedH11Protocol]:
-    """A protocol class for `uvicorn.Config(http=...)` with these limits."""
-    return type("GuardedH11", (GuardedH11Protocol,),
-                {"max_connections": connection_cap(max_connections), "header_timeout_s": header_timeout_s})
+def guard(config: Config, max_connections: int, header_timeout_s: float) -> Config:
+    """`config` serving through the guarded protocol with these limits."""
+    config.http = GuardedH11Protocol
+    config.connection_limits = ConnectionLimits(connection_cap(max_connections),  # type: ignore[attr-defined]
+                                                header_timeout_s)
+    return config

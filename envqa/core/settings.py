@@ -77,6 +77,12 @@ class ApiSettings(Section):
     _rate_limit = field_validator("rate_limit")(rate_limit_syntax)
 
 
+class StateSettings(Section):
+    url: SecretStr = Field(SecretStr(""), description="Where rate limits and WeChat records are shared between "
+                           "workers: redis://host:port/db (needs the redis extra); empty: each process keeps "
+                           "its own.")
+
+
 class AnswerSettings(Section):
     generator: str = Field("extractive", description="'extractive', 'llm', or 'module:Factory'.")
 
@@ -166,6 +172,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     api: ApiSettings = ApiSettings()
+    state: StateSettings = StateSettings()
     answer: AnswerSettings = AnswerSettings()
     llm: LlmSettings = LlmSettings()
     wechat: WechatSettings = WechatSettings()

@@ -35,12 +35,11 @@ from xml.parsers.expat import ExpatError
 import anyio.to_thread
 import httpx
 import wechatpy
-from cachetools import TTLCache
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from limits import parse as parse_limit
-from limits.storage import MemoryStorage
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from wechatpy import enterprise
 from wechatpy.crypto import WeChatCrypto as MpCrypto
@@ -62,6 +61,7 @@ from assistant.channels.wechat.format import (
     split_message,
     xml_safe,
 )
+from assistant.channels.state import MemoryState, State
 from assistant.channels.wechat.platform import PlatformApi, mp_spec, wecom_spec
 from envqa.core.errors import BadRequest, Forbidden, NotFound, PlatformError
 from envqa.core.settings import Settings, WechatSettings, WecomSettings
@@ -72,14 +72,12 @@ MAX_BODY_BYTES = 32 * 1024
 """A callback body is a few hundred bytes; anything near this size is not from the platform."""
 DEDUPE_TTL_S = 300.0
 """The platforms retry within about 15 seconds, so five minutes covers every retry with room to spare."""
-DEDUPE_MAX = 10_000
 PLATFORM_TIMEOUT_S = 10.0
 SHUTDOWN_GRACE_S = 30.0
 
 CALLBACK_WINDOW_S = 300
 """A callback's timestamp must be this close to now, and its nonce unseen for this long: a signed
 URL copied from an access log cannot be replayed, now or later."""
-NONCES_MAX = 100_000
 
 MP_ACK = "success"
 WECOM_ACK = ""
@@ -89,36 +87,29 @@ WECOM_ACK = ""
 # De-duplication
 
 
-@dataclass
-class Delivery:
-    """One message taken: when, and the passive reply sent for it (None while computing or when pushed)."""
-
-    at: float
-    reply: str | None = None
-
-
 class Dedupe:
     """Messages already taken, so that a retry is acknowledged (or given the same reply), never answered again.
 
-    cachetools' TTLCache: bounded (the least recently seen is forgotten first) and expiring, so
-    memory stays small under any load.
+    Kept in the server's state, so a retry that reaches another worker is known there too; each
+    record expires after `ttl_s`.
     """
 
-    def __init__(self, ttl_s: float = DEDUPE_TTL_S, max_entries: int = DEDUPE_MAX,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._entries: TTLCache[str, Delivery] = TTLCache(maxsize=max_entries, ttl=ttl_s, timer=clock)
+    def __init__(self, state: State, channel: str, ttl_s: float = DEDUPE_TTL_S) -> None:
+        self._state = state
+        self._channel = channel
+        self._ttl_s = ttl_s
 
-    def claim(self, key: str) -> tuple[Delivery, bool]:
-        """The message's delivery record, and whether this is its first arrival."""
-        known = self._entries.get(key)
-        if known is not None:
-            return known, False
-        delivery = self._entries[key] = Delivery(self._clock())
-        return delivery, True
+    def claim(self, key: str) -> bool:
+        """Whether this is the message's first arrival (and so it is now taken)."""
+        return self._state.first(f"taken:{self._channel}:{key}", self._ttl_s)
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    def reply(self, key: str) -> str | None:
+        """The passive reply sent for the message, if one was (None while computing, or when pushed)."""
+        return self._state.get(f"reply:{self._channel}:{key}") or None
+
+    def replied(self, key: str, text: str | None) -> None:
+        if text is not None:
+            self._state.put(f"reply:{self._channel}:{key}", text, self._ttl_s)
 
 
 # One channel: what the two callbacks share
@@ -158,23 +149,23 @@ class Freshness:
     """Refuses callbacks whose timestamp is stale (or in the future) and nonces already used.
 
     The platforms sign only token, timestamp and nonce, so a signature proves nothing about a
-    body posted again later; bounding the timestamp and remembering nonces closes that. The nonce
-    record is cachetools' TTLCache: bounded, and each entry forgotten after the window.
+    body posted again later; bounding the timestamp and remembering nonces (in the server's
+    state, for the window) closes that.
     """
 
-    def __init__(self, window_s: float = CALLBACK_WINDOW_S, max_nonces: int = NONCES_MAX,
+    def __init__(self, state: State, channel: str, window_s: float = CALLBACK_WINDOW_S,
                  clock: Callable[[], float] = time.time) -> None:
+        self._state = state
+        self._channel = channel
         self._window_s = window_s
         self._clock = clock
-        self._seen: TTLCache[str, bool] = TTLCache(maxsize=max_nonces, ttl=window_s, timer=clock)
 
     def check(self, timestamp: str, nonce: str) -> None:
         if not timestamp.isdigit() or abs(self._clock() - int(timestamp)) > self._window_s:
             raise Forbidden("callback timestamp is not within 5 minutes of now",
                             hint="check the server clock; replayed or delayed callbacks are refused")
-        if not nonce or nonce in self._seen:
+        if not nonce or not self._state.first(f"nonce:{self._channel}:{nonce}", self._window_s):
             raise Forbidden("callback nonce already used", hint="a replayed callback is refused")
-        self._seen[nonce] = True
 
 
 class Channel:
@@ -186,28 +177,30 @@ class Channel:
 
     def __init__(self, name: str, crypto: Any, ask: Callable[[str], Answer], budget_s: float,
                  max_question_chars: int, make_api: Callable[[httpx.AsyncClient], PlatformApi],
-                 user_rate_limit: str = "") -> None:
+                 user_rate_limit: str = "", state: State | None = None) -> None:
+        state = state or MemoryState()
         self.name = name
         # Per user (openid / WeCom UserID): the platform's own addresses carry every user's callbacks,
         # so a per-address limit would throttle them all together. `limits` is slowapi's engine.
         self.user_limit = parse_limit(user_rate_limit) if user_rate_limit.strip() else None
-        self.per_user = MovingWindowRateLimiter(MemoryStorage())
+        self.per_user = MovingWindowRateLimiter(storage_from_string(state.limits_uri))
         self.crypto = crypto
-        self.freshness = Freshness()
+        self.freshness = Freshness(state, name)
         self.ask = ask
         self.budget_s = budget_s
         self.max_question_chars = max_question_chars
         self.make_api = make_api
-        self.seen = Dedupe()
+        self.seen = Dedupe(state, name)
         self.pending: set[asyncio.Task[None]] = set()
         self.api: PlatformApi | None = None
 
     async def reply_to(self, message: Incoming) -> str | None:
         """The passive reply's text, or None when the callback is only acknowledged."""
-        delivery, first = self.seen.claim(message.key)
-        if first:
-            delivery.reply = await self.respond(message)
-        return delivery.reply
+        if not self.seen.claim(message.key):
+            return self.seen.reply(message.key)
+        reply = await self.respond(message)
+        self.seen.replied(message.key, reply)
+        return reply
 
     async def respond(self, message: Incoming) -> str | None:
         """Text is answered; a new follower is welcomed; other events need no reply; other messages get a hint.
@@ -326,7 +319,7 @@ MP_REQUIRED = ("token", "app_id", "app_secret")
 WECOM_REQUIRED = ("token", "aes_key", "corp_id", "agent_id", "secret")
 
 
-def mp_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel | None:
+def mp_channel(settings: Settings, ask: Callable[[str], Answer], state: State) -> Channel | None:
     config = settings.wechat
     absent = missing(config, "ENVQA_WECHAT", MP_REQUIRED)
     if absent:
@@ -337,10 +330,10 @@ def mp_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel | No
     key = config.aes_key.get_secret_value()
     crypto = MpCrypto(config.token.get_secret_value(), key, config.app_id) if key else None
     return Channel("wechat", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
-                   lambda http: PlatformApi(http, config.api_base, mp_spec(config)), config.user_rate_limit)
+                   lambda http: PlatformApi(http, config.api_base, mp_spec(config)), config.user_rate_limit, state)
 
 
-def wecom_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel | None:
+def wecom_channel(settings: Settings, ask: Callable[[str], Answer], state: State) -> Channel | None:
     config = settings.wecom
     absent = missing(config, "ENVQA_WECOM", WECOM_REQUIRED)
     if absent:
@@ -349,7 +342,7 @@ def wecom_channel(settings: Settings, ask: Callable[[str], Answer]) -> Channel |
     logger.info("WeCom channel at /wechat/work")
     crypto = WecomCrypto(config.token.get_secret_value(), config.aes_key.get_secret_value(), config.corp_id)
     return Channel("wecom", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
-                   lambda http: PlatformApi(http, config.api_base, wecom_spec(config)), config.user_rate_limit)
+                   lambda http: PlatformApi(http, config.api_base, wecom_spec(config)), config.user_rate_limit, state)
 
 
 def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | None) -> None:
@@ -422,14 +415,16 @@ def to_bytes(xml: str | bytes) -> bytes:
     return xml.encode() if isinstance(xml, str) else xml
 
 
-def router(settings: Settings, current: Callable[[], Assistant]) -> APIRouter:
-    """Routes /wechat/mp and /wechat/work; a channel without settings answers 404."""
+def router(settings: Settings, current: Callable[[], Assistant], state: State | None = None) -> APIRouter:
+    """Routes /wechat/mp and /wechat/work; a channel without settings answers 404. Messages taken,
+    nonces and per-user limits are kept in `state` (this process's memory by default)."""
+    state = state or MemoryState()
 
     def ask(question: str) -> Answer:
         return current().ask(question)
 
-    mp = mp_channel(settings, ask)
-    work = wecom_channel(settings, ask)
+    mp = mp_channel(settings, ask, state)
+    work = wecom_channel(settings, ask, state)
     channels = [channel for channel in (mp, work) if channel is not None]
 
     @asynccontextmanager
