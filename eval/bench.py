@@ -90,6 +90,11 @@ async def run_bench(url: str, requests: int, concurrency: int,
                                          lambda n: client.build_request("POST", "/api/chat",
                                                                         json={"question": next(asked)}),
                                          share, concurrency)),
+            # Every question different (numbered), so no cache helps: the cost of a new question.
+            await drive(client, "/api/chat (distinct questions)",
+                        lambda n: client.build_request("POST", "/api/chat",
+                                                       json={"question": f"{next(asked)}（{n}）"}),
+                        share, concurrency),
         ]
 
 

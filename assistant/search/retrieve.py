@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from cachetools import LRUCache
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.search.documents import DocumentNames
@@ -105,6 +107,10 @@ def coverage(terms: Sequence[str], text: str) -> float:
     return sum(w for t, w in zip(terms, weights) if t in text) / sum(weights)
 
 
+QUERY_CACHE_SIZE = 4096
+"""Query vectors kept: 4096 × 384 floats is 6 MB."""
+
+
 class Retriever:
     """Searches one loaded index with the embedder it was built with."""
 
@@ -118,6 +124,10 @@ class Retriever:
         if unknown:
             raise ValueError(f"unknown retrieval features {sorted(unknown)}; known: {sorted(FEATURES)}")
         self.disabled = disabled
+        # The same questions come again (a FAQ, a page reloaded, a platform's retry): their query
+        # vectors, two-thirds of an answer's time, are kept. Bounded; shared by the server's threads.
+        self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
+        self.query_vectors_lock = threading.Lock()
         self.glossary = {position: chunk.defines[0] for position, chunk in enumerate(index.chunks)
                          if chunk.defines}
         self.names = DocumentNames(index.documents.values())
@@ -125,6 +135,17 @@ class Retriever:
         for position, chunk in enumerate(index.chunks):
             if chunk.article:
                 self.articles.setdefault((chunk.doc_id, article_of(chunk.article)), []).append(position)
+
+    def query_vector(self, query: str) -> np.ndarray:
+        with self.query_vectors_lock:
+            known = self.query_vectors.get(query)
+        if known is not None:
+            return known
+        vector = self.embedder.embed_query(query)
+        vector.setflags(write=False)  # shared between requests: nobody may change it
+        with self.query_vectors_lock:
+            self.query_vectors[query] = vector
+        return vector
 
     def rarity(self, term: str) -> float:
         """Share of chunks that use a term."""
@@ -150,7 +171,7 @@ class Retriever:
         return hits
 
     def dense_ranking(self, name: str, query: str, skip_latin: bool = False, weight: float = 1.0) -> Ranking:
-        scores, positions = self.index.dense.search(self.embedder.embed_query(query), self.candidates * 2)
+        scores, positions = self.index.dense.search(self.query_vector(query), self.candidates * 2)
         pairs = [(int(p), float(s)) for p, s in zip(positions, scores)
                  if p >= 0 and not (skip_latin and mostly_latin(self.index.chunks[p].text))]
         pairs = pairs[: self.candidates]
