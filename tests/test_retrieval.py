@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from assistant.answer.assistant import Assistant
 from assistant.search.documents import DocumentNames
 from assistant.search.fusion import Ranking, fuse, keep_confident, rrf
@@ -130,3 +132,13 @@ def test_an_answer_about_a_named_article_cites_that_article(assistant: Assistant
     assert answer.status == "answered"
     assert answer.citations[0].article == "第十条之一"
     assert "《示例污染防治条例》第十条之一：" in answer.answer
+
+
+def test_a_repeated_question_reuses_its_query_vector(built_index: Index, embedder: Embedder) -> None:
+    retriever = Retriever(built_index, embedder)
+    first = retriever.search("钢铁行业执行什么排放标准？", k=3)
+    vector = retriever.query_vectors["钢铁行业执行什么排放标准？"]
+    again = retriever.search("钢铁行业执行什么排放标准？", k=3)
+    assert [h.chunk_id for h in again] == [h.chunk_id for h in first]
+    assert retriever.query_vectors["钢铁行业执行什么排放标准？"] is vector and not vector.flags.writeable
+    assert np.allclose(vector, embedder.embed_query("钢铁行业执行什么排放标准？"))
