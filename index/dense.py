@@ -39,4 +39,6 @@ class DenseIndex:
 
     @classmethod
     def load(cls, path: Path) -> DenseIndex:
-        return cls(faiss.read_index(str(path)))
+        """Memory-mapped, read-only: the page cache holds the vectors once for every worker process,
+        and a large index costs no resident memory until searched."""
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY))

@@ -79,5 +79,6 @@ class SparseIndex:
     @classmethod
     def load(cls, directory: Path) -> SparseIndex:
         words = json.loads((directory / "userdict.json").read_text())
-        bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+        # Memory-mapped, as the dense vectors are: shared by every worker through the page cache.
+        bm25 = bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
         return cls(Tokenizer(words), bm25)
