@@ -31,8 +31,9 @@ install-eval: $(VENV)/.installed-eval
 index: install
 	$(BIN)/envqa ingest
 
-run: index
-	$(BIN)/envqa serve --host 127.0.0.1 --port 8000
+# Serves as soon as the index is searchable (seconds); the complete index follows once embedded.
+run: install
+	$(BIN)/envqa serve --ingest --host 127.0.0.1 --port 8000
 
 bench: index
 	$(BIN)/envqa bench --url http://127.0.0.1:8000 --requests 2000 --concurrency 32

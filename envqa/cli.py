@@ -5,25 +5,29 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 from urllib.parse import urlparse
 
 import typer
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
+from uvicorn.supervisors import Multiprocess
 
-from assistant.channels.api import create_app
 from assistant.channels.connections import backlog, guard
 from assistant.search.retrieve import Filters
 from envqa import runtime
@@ -31,7 +35,7 @@ from envqa.core.errors import ConfigurationError, EnvqaError
 from envqa.core.settings import Settings
 from eval.bench import run_bench, server_up, start_server
 from eval.bench import table as bench_table
-from index import BuildReport
+from index import BuildReport, Index
 from index.store import read_manifest
 
 app = typer.Typer(help="Answer environmental-compliance questions from policy documents, citing the clause.",
@@ -46,6 +50,13 @@ def settings_with(index_dir: Path | None) -> Settings:
     if index_dir is not None:
         settings.index.dir = index_dir
     return settings
+
+
+class RateColumn(ProgressColumn):
+    """Items per second (rich's own speed column counts bytes)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.1f} chunks/s" if task.speed else "", style="progress.data.speed")
 
 
 def needs_extra(extra: str) -> None:
@@ -67,14 +78,22 @@ def ingest_command(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (default: corpus/).")] = None,
     index_dir: IndexDir = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the index is current.")] = False,
+    staged: Annotated[bool, typer.Option(
+        "--staged/--no-staged", help="Publish a searchable index (BM25, identifiers, cached vectors) before "
+                                     "embedding the rest, then the complete one.")] = True,
 ) -> None:
     """Load documents, chunk them by clause and (re)build the hybrid index."""
     settings = settings_with(index_dir)
-    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("embedding", total=None)
+
+        def searchable(index: Index) -> None:
+            bar.console.print(f"searchable: {len(index.chunks)} chunks by BM25 and identifiers, "
+                              f"{index.dense_embedded} with vectors; embedding the rest")
+
         try:
-            report = runtime.run_ingest(settings, paths or [], force=force,
+            report = runtime.run_ingest(settings, paths or [], force=force, staged=staged, searchable=searchable,
                                         progress=lambda done, total: bar.update(task, completed=done, total=total))
         except EnvqaError as error:
             fail(error)
@@ -93,6 +112,8 @@ def print_report(report: BuildReport) -> None:
     else:
         table.add_row("embedded", f"{report.embedded} new, {report.reused} from cache")
     table.add_row("skipped", str(len(report.skipped)))
+    if report.searchable_seconds is not None:
+        table.add_row("searchable after", f"{report.searchable_seconds:.1f} s")
     table.add_row("time", f"{report.seconds:.1f} s")
     console.print(table)
     for skipped in report.skipped:
@@ -235,9 +256,14 @@ def serve_command(
     workers: Annotated[Optional[int], typer.Option(
         "--workers", min=1, max=64, help="Processes serving one port [default: the number of cores with "
                                          "ENVQA_STATE_URL set, else 1].")] = None,
+    build: Annotated[bool, typer.Option(
+        "--ingest/--no-ingest", help="Build the index from the corpus folder if it is missing or stale: serve as "
+                                     "soon as it is searchable, and the complete index once embedded.")] = False,
 ) -> None:
     """Serve the JSON API, the chat page and the chat-app callbacks."""
     settings = settings_with(index_dir)
+    if build and not build_in_background(settings):
+        return
     shared = bool(settings.state.url.get_secret_value().strip())
     count = workers or (os.cpu_count() or 1 if shared else 1)
     if count > 1 and not shared and wechat_configured(settings):
@@ -253,7 +279,7 @@ def serve_command(
         fail(error)
         return
     if assistant is not None:
-        uvicorn.Server(server_config(settings, create_app(settings, assistant), host, port)).run()
+        uvicorn.Server(server_config(settings, runtime.serving_app(settings, assistant), host, port)).run()
         return
     if not shared:
         console.print(f"[yellow]{count} workers without ENVQA_STATE_URL: each counts rate limits on its own[/yellow]")
@@ -261,6 +287,61 @@ def serve_command(
     os.environ["ENVQA_INDEX_DIR"] = str(settings.index.dir)
     config = server_config(settings, "envqa.runtime:serving_app", host, port, workers=count)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def build_in_background(settings: Settings) -> bool:
+    """Start a staged ingest of the corpus folder in a thread; return once there is an index to serve
+    (at once if one exists, else when the lexical one is published), False if none can be built.
+    The server picks up each version the thread publishes."""
+    searchable = threading.Event()
+    failed: list[EnvqaError] = []
+    progress = ProgressLog()
+
+    def run() -> None:
+        try:
+            report = runtime.run_ingest(settings, searchable=lambda index: searchable.set(), progress=progress)
+            if not report.up_to_date:
+                console.print(f"index complete: {report.chunks} chunks, {report.embedded} embedded, "
+                              f"{report.seconds:.0f} s")
+        except EnvqaError as error:
+            failed.append(error)
+        finally:
+            searchable.set()
+
+    threading.Thread(target=run, name="ingest", daemon=True).start()
+    try:
+        read_manifest(settings.index.dir)
+        return True
+    except EnvqaError:
+        console.print("no index yet: building the searchable part from the corpus first…")
+    searchable.wait()
+    if failed:
+        fail(failed[0])
+        return False
+    return True
+
+
+class ProgressLog:
+    """Embedding progress as log lines (a server's output is a log, not a terminal): count, rate, ETA."""
+
+    EVERY_S = 10.0
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.first = -1  # chunks whose vectors were cached: counted at the first call, not in the rate
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.first < 0:
+            self.started, self.first, self.last = now, done, now
+            return
+        if now - self.last < self.EVERY_S and done < total:
+            return
+        self.last = now
+        rate = (done - self.first) / max(now - self.started, 1e-6)
+        left = (total - done) / rate if rate > 0 else 0.0
+        console.print(f"embedding: {done:,} / {total:,} chunks, {rate:.1f} chunks/s, about {left / 60:.0f} min left")
 
 
 def wechat_configured(settings: Settings) -> bool:

@@ -12,7 +12,7 @@ from assistant.answer.generate import load_generator
 from assistant.channels.api import create_app
 from assistant.search.retrieve import Retriever
 from envqa.core.settings import Settings
-from index import BuildReport, Embedder, ingest, load, make_embedder
+from index import BuildReport, Embedder, Index, ingest, load, make_embedder
 from ingest import ChunkParams
 
 
@@ -26,7 +26,8 @@ def chunk_params(settings: Settings) -> ChunkParams:
 
 def run_ingest(settings: Settings, paths: Sequence[Path] = (), force: bool = False,
                embedder: Embedder | None = None,
-               progress: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
+               progress: Callable[[int, int], None] = lambda done, total: None, staged: bool = True,
+               searchable: Callable[[Index], None] = lambda index: None) -> BuildReport:
     return ingest(
         list(paths) or [settings.ingest.corpus_dir],
         settings.index.dir,
@@ -36,6 +37,8 @@ def run_ingest(settings: Settings, paths: Sequence[Path] = (), force: bool = Fal
         batch_size=settings.index.batch_size,
         force=force,
         progress=progress,
+        staged=staged,
+        searchable=searchable,
     )
 
 
@@ -54,8 +57,17 @@ def open_assistant(settings: Settings, embedder: Embedder | None = None) -> Assi
     return Assistant(open_retriever(settings, embedder), generator)
 
 
-def serving_app() -> FastAPI:
-    """The app one worker of `envqa serve --workers N` serves, configured from the environment
-    (the parent passes its command-line choices there)."""
-    settings = Settings()
-    return create_app(settings, open_assistant(settings))
+def reopen_assistant(settings: Settings, previous: Assistant) -> Assistant:
+    """The index published now, with `previous`'s embedder and generator (loaded once per process)."""
+    retriever = previous.retriever
+    index = load(settings.index.dir, retriever.embedder.id)
+    return Assistant(Retriever(index, retriever.embedder, retriever.fusion, retriever.candidates),
+                     previous.generator)
+
+
+def serving_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    """The served app, following each new index version; with no arguments (one worker of
+    `envqa serve --workers N`) configured from the environment, where the parent put its choices."""
+    settings = settings or Settings()
+    return create_app(settings, assistant or open_assistant(settings),
+                      reopen=lambda previous: reopen_assistant(settings, previous))

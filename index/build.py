@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jieba
+import numpy as np
 
 import ingest as ingest_package
 from envqa.core.errors import BadRequest
 from index import store
 from index.dense import DenseIndex
-from index.embed import Embedder, EmbeddingCache, embed_with_cache
+from index.embed import Embedder, EmbeddingCache, cached_vectors, embed_with_cache
 from index.lexicon import build_lexicon, cedict_entries
 from index.sparse import SparseIndex, Tokenizer
 from ingest import (
@@ -46,6 +47,8 @@ class BuildReport:
     seconds: float = 0.0
     up_to_date: bool = False
     index_dir: Path | None = None
+    searchable_seconds: float | None = None
+    """When a staged build published its lexical index, if it did."""
 
 
 def section_tail(chunk: Chunk, depth: int = 2) -> str:
@@ -78,13 +81,16 @@ def user_words(chunks: Sequence[Chunk]) -> set[str]:
 
 
 def is_current(index_dir: Path, documents: Sequence[Document], embedder_id: str, params: ChunkParams) -> bool:
-    """True when the index was built from exactly these documents, embedder and chunking."""
+    """True when the index was built from exactly these documents, embedder and chunking, and
+    every chunk has its vector (a staged build stopped while embedding is not current)."""
     try:
         manifest = store.read_manifest(index_dir)
     except Exception:
         return False
     hashes = {doc_id: entry["sha256"] for doc_id, entry in manifest["documents"].items()}
+    embedded = manifest.get("dense", {}).get("embedded", manifest["chunk_count"])
     return (manifest["embedder"]["id"] == embedder_id
+            and embedded >= manifest["chunk_count"]
             and manifest["chunking"] == chunking(params)
             and manifest.get("pipeline") == PIPELINE
             and hashes == {d.doc_id: d.sha256 for d in documents})
@@ -114,8 +120,14 @@ def chunking(params: ChunkParams) -> dict[str, int]:
 
 def build_index(documents: Sequence[Document], embedder: Embedder, cache: EmbeddingCache,
                 params: ChunkParams, batch_size: int = 16,
-                progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[store.Index, int]:
-    """An in-memory index of `documents`; returns it and the number of passages embedded."""
+                progress: Callable[[int, int], None] = lambda done, total: None,
+                publish_lexical: Callable[[store.Index], None] | None = None) -> tuple[store.Index, int]:
+    """An in-memory index of `documents`; returns it and the number of passages embedded.
+
+    With `publish_lexical`, when passages are left to embed, it first gets the index with the
+    vectors the cache already holds (the others zero, and so never found by dense search): BM25,
+    identifiers and article lookups serve from it while the rest is embedded.
+    """
     chunks = [chunk for document in documents for chunk in chunk_document(document, params)]
     done = 0
 
@@ -129,24 +141,41 @@ def build_index(documents: Sequence[Document], embedder: Embedder, cache: Embedd
     lexical = [lexical_text(c) for c in chunks]
     for text in lexical:
         vocabulary.update(tokenizer(text))
-    vectors, embedded = embed_with_cache(embedder, [passage_text(c) for c in chunks], cache,
-                                         batch_size, advance)
-    index = store.Index(
-        manifest=store.make_manifest(list(documents), chunks, embedder.id, embedder.dim, chunking(params)),
-        documents={d.doc_id: d for d in documents},
-        chunks=chunks,
-        dense=DenseIndex.build(vectors.reshape(len(chunks), embedder.dim)),
-        sparse=SparseIndex.build(lexical, tokenizer),
-        identifiers=store.identifier_map(chunks),
-        lexicon=build_lexicon(vocabulary, cedict_entries()),
-    )
-    return index, embedded
+    passages = [passage_text(c) for c in chunks]
+    manifest = store.make_manifest(list(documents), chunks, embedder.id, embedder.dim, chunking(params))
+
+    def assembled(vectors: np.ndarray, embedded: int) -> store.Index:
+        return store.Index(
+            manifest={**manifest, "dense": {"embedded": embedded, "total": len(chunks)}},
+            documents={d.doc_id: d for d in documents},
+            chunks=chunks,
+            dense=DenseIndex.build(vectors.reshape(len(chunks), embedder.dim)),
+            sparse=sparse,
+            identifiers=store.identifier_map(chunks),
+            lexicon=lexicon,
+        )
+
+    sparse = SparseIndex.build(lexical, tokenizer)
+    lexicon = build_lexicon(vocabulary, cedict_entries())
+    if publish_lexical is not None:
+        known, have = cached_vectors(embedder, passages, cache)
+        if have < len(chunks):
+            publish_lexical(assembled(known, have))
+    vectors, embedded = embed_with_cache(embedder, passages, cache, batch_size, advance)
+    return assembled(vectors, len(chunks)), embedded
 
 
 def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir: Path,
            params: ChunkParams, batch_size: int = 16, force: bool = False,
-           progress: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
-    """Load `paths`, and (re)build the index at `index_dir` unless it is already current."""
+           progress: Callable[[int, int], None] = lambda done, total: None, staged: bool = True,
+           searchable: Callable[[store.Index], None] = lambda index: None) -> BuildReport:
+    """Load `paths`, and (re)build the index at `index_dir` unless it is already current.
+
+    `staged`: when passages must be embedded, an index that searches by BM25, identifiers and the
+    vectors already cached is published first (in seconds; `searchable` is told), and the complete
+    one replaces it when embedding ends. A crash in between leaves the first one serving, and the
+    next ingest resumes from the embedding cache.
+    """
     started = time.perf_counter()
     store.remove_stale_builds(index_dir)
     try:
@@ -163,14 +192,23 @@ def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir
         report.up_to_date = True
         report.chunks = store.read_manifest(index_dir)["chunk_count"]
     else:
+        def publish(index: store.Index) -> None:
+            index.manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+            index.manifest["pipeline"] = PIPELINE
+            store.save(index, index_dir)
+
+        def publish_lexical(index: store.Index) -> None:
+            publish(index)
+            report.searchable_seconds = time.perf_counter() - started
+            searchable(index)
+
         cache = EmbeddingCache(cache_dir / "embeddings.sqlite")
         try:
-            index, report.embedded = build_index(documents, embedder, cache, params, batch_size, progress)
+            index, report.embedded = build_index(documents, embedder, cache, params, batch_size, progress,
+                                                 publish_lexical if staged else None)
         finally:
             cache.close()
-        index.manifest["build_seconds"] = round(time.perf_counter() - started, 2)
-        index.manifest["pipeline"] = PIPELINE
-        store.save(index, index_dir)
+        publish(index)
         report.chunks = len(index.chunks)
         report.reused = report.chunks - report.embedded
     report.seconds = time.perf_counter() - started

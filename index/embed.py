@@ -127,6 +127,19 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def cached_vectors(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache) -> tuple[np.ndarray, int]:
+    """The vectors the cache holds for `texts`, zero rows for the others, and how many it held."""
+    known = cache.get(embedder.id, texts)
+    matrix = np.zeros((len(texts), embedder.dim), np.float32)
+    held = 0
+    for row, text in enumerate(texts):
+        vector = known.get(text_hash(text))
+        if vector is not None:
+            matrix[row] = vector
+            held += 1
+    return matrix, held
+
+
 def embed_with_cache(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache, batch_size: int,
                      progress: Callable[[int], None] = lambda n: None) -> tuple[np.ndarray, int]:
     """Vectors for `texts`, embedding only those the cache lacks; returns them and how many were embedded."""

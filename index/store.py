@@ -51,6 +51,19 @@ class Index:
     def embedder_id(self) -> str:
         return str(self.manifest["embedder"]["id"])
 
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("version", ""))
+
+    @property
+    def dense_embedded(self) -> int:
+        """Chunks with a vector; fewer than all while a staged build is still embedding."""
+        return int(self.manifest.get("dense", {}).get("embedded", len(self.chunks)))
+
+    @property
+    def complete(self) -> bool:
+        return self.dense_embedded >= len(self.chunks)
+
 
 def identifier_map(chunks: list[Chunk]) -> dict[str, list[int]]:
     by_key: dict[str, list[int]] = defaultdict(list)
@@ -84,6 +97,7 @@ def save(index: Index, target: Path) -> None:
     # The builder's process id is in the name, so a later ingest can tell a dead build from a live one.
     building = version.with_name(f"{version.name}.{os.getpid()}.partial")
     building.mkdir()
+    index.manifest["version"] = version.name  # what a server watching `target` compares
     write_components(index, building)
     building.rename(version)
     swap_into_place(version, target)
@@ -163,6 +177,14 @@ def check_embedder(manifest: dict[str, Any], embedder_id: str, directory: Path) 
             f"index at {directory} was built with embedder '{built_with}', "
             f"but the configured embedder is '{embedder_id}'",
             hint="rebuild it with `envqa ingest`, or configure the embedder it was built with")
+
+
+def current_version(directory: Path) -> str:
+    """The version `directory` points at now (its link's target), without loading anything."""
+    try:
+        return os.readlink(directory) if directory.is_symlink() else ""
+    except OSError:
+        return ""
 
 
 def load(directory: Path, embedder_id: str | None = None) -> Index:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from envqa import runtime
 from envqa.cli import server_config
 from envqa.core.settings import Settings
 from index import Embedder, Index
+from tests.conftest import CORPUS, make_settings
 from tests.llm_server import fake_llm
 
 ANSWERABLE = "钢铁行业水污染物排放执行什么标准？"
@@ -317,3 +320,46 @@ def test_rate_limits_count_per_api_key(settings: Settings, assistant: Assistant)
         assert client.get("/api/search", headers=bearer("made-up-1"), **search).status_code == 200  # type: ignore[arg-type]
         assert_error(client.get("/api/search", headers=bearer("made-up-2"), **search),  # type: ignore[arg-type]
                      429, "rate_limited")
+
+
+def test_a_newly_published_index_is_served_without_a_restart(tmp_path: Path, embedder: Embedder,
+                                                             built_index: Index) -> None:
+    """`envqa ingest` (here: the same function, as another process would run it) publishes a new
+    version; the running app swaps to it between requests, none failing, and /healthz says which."""
+    configured = make_settings(tmp_path)
+    configured.index.cache_dir = tmp_path.parent / "cache-reload"
+    configured.index.reload_s = 0.2
+    configured.api.rate_limit = ""
+    small = tmp_path / "small"
+    small.mkdir()
+    shutil.copy(CORPUS / "plan.txt", small)
+    runtime.run_ingest(configured, [small], embedder=embedder)
+    app = runtime.serving_app(configured, runtime.open_assistant(configured, embedder))
+    failures: list[int] = []
+    with TestClient(app) as client:
+        before = client.get("/healthz").json()
+        assert before["documents"] == 1 and before["index_version"]
+        assert before["dense_embedded"] == before["chunk_count"]
+        stop = threading.Event()
+
+        def asking() -> None:
+            while not stop.is_set():
+                status = client.get("/api/search", params={"q": "钢铁 排放标准"}).status_code
+                if status != 200:
+                    failures.append(status)
+
+        asker = threading.Thread(target=asking)
+        asker.start()
+        try:
+            runtime.run_ingest(configured, [CORPUS], embedder=embedder)
+            deadline = time.monotonic() + 30
+            while client.get("/healthz").json()["index_version"] == before["index_version"]:
+                assert time.monotonic() < deadline, "the new version was not picked up"
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            asker.join()
+        after = client.get("/healthz").json()
+        assert after["documents"] == len(built_index.documents) and after["chunk_count"] == len(built_index.chunks)
+        assert len(client.get("/api/documents").json()["documents"]) == after["documents"]
+    assert failures == []

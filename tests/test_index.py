@@ -10,6 +10,7 @@ import pytest
 from envqa import runtime
 from envqa.core.errors import IndexMismatch, IndexNotFound
 from envqa.core.settings import Settings
+from assistant.search.retrieve import Retriever
 from index import Embedder, Index, load
 from tests.conftest import CORPUS, make_settings
 
@@ -110,7 +111,7 @@ def test_crash_mid_ingest_leaves_previous_index(tmp_path: Path, embedder: Embedd
 
     shutil.copy(CORPUS / "policy_library.md", settings.ingest.corpus_dir)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        runtime.run_ingest(settings, embedder=CountingEmbedder(embedder, fail_after=8))
+        runtime.run_ingest(settings, embedder=CountingEmbedder(embedder, fail_after=8), staged=False)
     after = load(settings.index.dir)
     assert after.manifest == before
     assert {c.doc_id for c in after.chunks} == {"paper", "plan", "示例污染防治条例(2021-01-24)"}
@@ -120,3 +121,31 @@ def test_crash_mid_ingest_leaves_previous_index(tmp_path: Path, embedder: Embedd
     added = sum(c.doc_id == "policy_library" for c in load(settings.index.dir).chunks)
     assert counting.embedded == added - 8
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_staged_build_is_searchable_before_it_is_embedded(tmp_path: Path, embedder: Embedder) -> None:
+    """The lexical index is published first: identifiers and BM25 find clauses while no vector
+    exists; a crash while embedding leaves it serving; the next ingest completes it from the cache."""
+    settings = make_settings(tmp_path, batch_size=4)
+    seen: list[Index] = []
+
+    def searchable(index: Index) -> None:
+        published = load(settings.index.dir, embedder.id)
+        assert published.version == index.version and published.dense_embedded < len(published.chunks)
+        hits = Retriever(published, embedder).search("GB 13456-2012", k=3)
+        assert hits and "GB 13456-2012" in hits[0].identifiers
+        seen.append(published)
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        runtime.run_ingest(settings, embedder=CountingEmbedder(embedder, fail_after=8), searchable=searchable)
+    serving = load(settings.index.dir)
+    assert len(seen) == 1 and serving.version == seen[0].version and not serving.complete
+    assert serving.dense_embedded == 0, "nothing was cached before this build"
+
+    counting = CountingEmbedder(embedder)
+    report = runtime.run_ingest(settings, embedder=counting, searchable=searchable)
+    complete = load(settings.index.dir)
+    assert complete.complete and complete.version != serving.version and len(seen) == 2
+    assert seen[1].dense_embedded == 8, "the vectors embedded before the crash serve at once"
+    assert counting.embedded == report.chunks - 8 and report.searchable_seconds is not None
+    assert runtime.run_ingest(settings, embedder=counting).up_to_date

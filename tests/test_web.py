@@ -21,17 +21,23 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import (
     Browser,
+    Dialog,
     Locator,
     Page,
     ViewportSize,
     expect,
     sync_playwright,
 )
+from pydantic import SecretStr
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import REFUSAL
 from assistant.channels.api import create_app
+from envqa import runtime
 from envqa.core.settings import Settings
+from index import Embedder
+from tests.conftest import make_settings
+from tests.test_index import CountingEmbedder
 
 ANSWERABLE = "钢铁行业水污染物排放执行什么标准？"
 UNANSWERABLE = "江苏省化工园区VOCs排放执行的地方标准编号是什么？"
@@ -340,3 +346,32 @@ def test_errors_keep_the_question_in_the_box(browser: Browser, settings: Setting
         expect(page.locator(".turn")).to_have_count(0)
         shot(page, "error-server-down")
 
+
+
+def test_a_keyed_server_asks_for_the_key_once_and_a_partial_index_is_announced(
+        browser: Browser, settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
+    """A staged build stopped while embedding: the page says how much is embedded. The API wants a
+    key: the page asks for it once, then answers (from BM25 and identifiers alone)."""
+    partial = make_settings(tmp_path, batch_size=4)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        runtime.run_ingest(partial, embedder=CountingEmbedder(embedder, fail_after=0))
+    partial.api.keys = SecretStr("page-key-1")
+    asked: list[str] = []
+
+    def give_key(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept("page-key-1")
+
+    app = create_app(partial, runtime.open_assistant(partial, embedder))
+    with serve(app) as (url, _), opened(browser, url, "zh-CN") as (page, _):
+        page.on("dialog", give_key)
+        status = page.get_by_role("status")
+        expect(status).to_contain_text("索引仍在建立")
+        expect(status).to_contain_text("0 / ")
+        box = page.get_by_label("问题", exact=True)
+        for _ in range(2):
+            box.fill(ANSWERABLE)
+            box.press("Enter")
+            expect(page.locator(".turn").last).to_contain_text("GB 13456-2012")
+        shot(page, "partial-index-with-key")
+    assert len(asked) == 1 and "API" in asked[0]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -27,6 +30,9 @@ from assistant.search.retrieve import Filters, SearchHit
 from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
 from envqa.core.logs import install_redaction
 from envqa.core.settings import Settings
+from index.store import current_version
+
+logger = logging.getLogger(__name__)
 
 
 UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -88,6 +94,10 @@ class Health(BaseModel):
     documents: int
     embedder: str
     generator: str
+    index_version: str = Field("", description="The index version served (its directory's name).")
+    index_built_at: str = Field("", description="When that version was built (UTC).")
+    dense_embedded: int = Field(0, description="Chunks with a vector: fewer than chunk_count while a staged "
+                                               "build is still embedding (search is then mostly lexical).")
 
 
 def error_body(status: int, code: str, message: str, hint: str = "") -> JSONResponse:
@@ -213,8 +223,38 @@ def document_info(assistant: Assistant) -> dict[str, DocumentInfo]:
     }
 
 
-def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
-    """The service over an assistant loaded by the caller (index, embedder and generator, once)."""
+async def watch_index(settings: Settings, state: dict[str, Any], reopen: Callable[[Assistant], Assistant]) -> None:
+    """Serve each new index version as soon as one is published (by `envqa ingest` in another process,
+    or a staged build finishing): loaded in a worker thread, then swapped in between requests.
+    A request already running keeps the assistant it started with; the old version is released
+    when the last such request ends. A version that fails to load is logged and the old one serves on."""
+    tried = ""
+    while True:
+        await asyncio.sleep(settings.index.reload_s)
+        version = current_version(settings.index.dir)
+        loaded: Assistant = state["assistant"]
+        if not version or version in (loaded.retriever.index.version, tried):
+            continue
+        tried = version
+        try:
+            fresh = await anyio.to_thread.run_sync(reopen, loaded)
+        except Exception:
+            logger.exception("index version %s could not be loaded; still serving %s", version,
+                             loaded.retriever.index.version)
+            continue
+        state["documents"] = await anyio.to_thread.run_sync(document_info, fresh)
+        state["assistant"] = fresh
+        logger.info("now serving index version %s (%d chunks, %d with vectors)", fresh.retriever.index.version,
+                    len(fresh.retriever.index.chunks), fresh.retriever.index.dense_embedded)
+
+
+def create_app(settings: Settings, assistant: Assistant,
+               reopen: Callable[[Assistant], Assistant] | None = None) -> FastAPI:
+    """The service over an assistant loaded by the caller (index, embedder and generator, once).
+
+    With `reopen` (which loads the index now published, keeping the current embedder and
+    generator), a new index version is picked up while serving; see `watch_index`.
+    """
     install_redaction()
     state: dict[str, Any] = {}
 
@@ -222,7 +262,10 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state["assistant"] = assistant
         state["documents"] = document_info(assistant)
+        watcher = asyncio.create_task(watch_index(settings, state, reopen)) if reopen is not None else None
         yield
+        if watcher is not None:
+            watcher.cancel()
         state.clear()
 
     # /docs loads Swagger UI from the fastapi-offline package, not a CDN: the product runs offline.
@@ -294,8 +337,10 @@ def create_app(settings: Settings, assistant: Assistant) -> FastAPI:
     @limiter.exempt  # type: ignore[untyped-decorator]
     def healthz(request: Request) -> Health:
         loaded = current()
-        return Health(status="ok", index_loaded=True, chunk_count=len(loaded.retriever.index.chunks),
-                      documents=len(loaded.retriever.index.documents), embedder=loaded.retriever.embedder.id,
-                      generator=loaded.generator.name)
+        index = loaded.retriever.index
+        return Health(status="ok", index_loaded=True, chunk_count=len(index.chunks),
+                      documents=len(index.documents), embedder=loaded.retriever.embedder.id,
+                      generator=loaded.generator.name, index_version=index.version,
+                      index_built_at=str(index.manifest.get("created_at", "")), dense_embedded=index.dense_embedded)
 
     return app

@@ -172,8 +172,9 @@ class Retriever:
 
     def dense_ranking(self, name: str, query: str, skip_latin: bool = False, weight: float = 1.0) -> Ranking:
         scores, positions = self.index.dense.search(self.query_vector(query), self.candidates * 2)
+        # A score of exactly 0 is a chunk a staged build has not embedded yet (its vector is zero).
         pairs = [(int(p), float(s)) for p, s in zip(positions, scores)
-                 if p >= 0 and not (skip_latin and mostly_latin(self.index.chunks[p].text))]
+                 if p >= 0 and s != 0.0 and not (skip_latin and mostly_latin(self.index.chunks[p].text))]
         pairs = pairs[: self.candidates]
         return Ranking(name, [p for p, _ in pairs], [s for _, s in pairs], weight)
 

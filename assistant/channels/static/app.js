@@ -12,6 +12,7 @@
     zh: {
       pageTitle: "envqa · 环保合规问答",
       askApiKey: "此服务需要 API 密钥，请输入：",
+      indexPartial: (h) => `索引仍在建立：${h.dense_embedded.toLocaleString()} / ${h.chunk_count.toLocaleString()} 段已完成语义向量，在此之前检索主要依靠关键词。`,
       skipToQuestion: "跳到提问框",
       tagline: "环保合规问答",
       viewsLabel: "视图",
@@ -64,6 +65,7 @@
     en: {
       pageTitle: "envqa · Environmental compliance Q&A",
       askApiKey: "This service needs an API key. Enter it:",
+      indexPartial: (h) => `Index still being built: dense: ${h.dense_embedded.toLocaleString()} / ${h.chunk_count.toLocaleString()} embedded; until then search relies mostly on keywords.`,
       skipToQuestion: "Skip to the question box",
       tagline: "Environmental compliance Q&A",
       viewsLabel: "Views",
@@ -148,6 +150,7 @@
     busy: false,
     error: null, // the ApiError shown above the ask box, re-rendered on a language switch
     documents: null, // promise of the /api/documents list, shared by every view that needs it
+    health: null, // the last /healthz answer: whether the index is still being embedded
     documentList: null,
     texts: new Map(), // doc_id -> promise of the document with its text
     panel: null, // {docId, citation} shown in the side panel
@@ -207,6 +210,7 @@
     ui.langSwitch.setAttribute("aria-label", t("switchLanguage"));
     renderExamples();
     renderError();
+    renderIndexStatus();
     renderPanelMeta();
     if (state.documentList) renderDocuments(state.documentList);
   }
@@ -279,6 +283,32 @@
     } finally {
       window.clearTimeout(timer);
     }
+  }
+
+  // ---- the index being built ------------------------------------------------------------
+
+  const INDEX_POLL_MS = 10000;
+
+  // While a staged build is still embedding, say so, and check again until it is complete.
+  async function watchIndex() {
+    try {
+      const response = await fetch("/healthz", { headers: { Accept: "application/json" } });
+      state.health = response.ok ? await response.json() : null;
+    } catch (_) {
+      state.health = null; // the chat itself reports an unreachable server
+    }
+    renderIndexStatus();
+    if (state.health && state.health.dense_embedded < state.health.chunk_count) {
+      window.setTimeout(watchIndex, INDEX_POLL_MS);
+    }
+  }
+
+  function renderIndexStatus() {
+    const node = document.getElementById("index-status");
+    const health = state.health;
+    const partial = Boolean(health) && health.dense_embedded < health.chunk_count;
+    node.hidden = !partial;
+    node.textContent = partial ? t("indexPartial", health) : "";
   }
 
   function loadDocuments() {
@@ -686,5 +716,6 @@
   applyLanguage();
   route(false);
   loadDocuments().catch(() => { /* the documents view reports it when opened */ });
+  watchIndex();
   if (window.matchMedia("(min-width: 50rem)").matches && !ui.chatView.hidden) ui.input.focus();
 })();
