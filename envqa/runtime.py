@@ -11,6 +11,7 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.generate import load_generator
 from assistant.channels.api import create_app
 from assistant.search.retrieve import Retriever
+from envqa.core.logs import show_product_logs
 from envqa.core.settings import Settings
 from index import BuildReport, Embedder, Index, ingest, load, make_embedder
 from ingest import ChunkParams
@@ -68,6 +69,7 @@ def reopen_assistant(settings: Settings, previous: Assistant) -> Assistant:
 def serving_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     """The served app, following each new index version; with no arguments (one worker of
     `envqa serve --workers N`) configured from the environment, where the parent put its choices."""
+    show_product_logs()
     settings = settings or Settings()
     return create_app(settings, assistant or open_assistant(settings),
                       reopen=lambda previous: reopen_assistant(settings, previous))

@@ -38,3 +38,15 @@ def install_redaction() -> None:
 
     factory.redacting = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+def show_product_logs() -> None:
+    """The product's own INFO lines (channels enabled, index versions served) on stderr, as uvicorn
+    shows its own: uvicorn configures only its loggers, so without this they would be dropped."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    for name in ("assistant", "envqa", "index", "ingest"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
