@@ -13,11 +13,9 @@ import os
 import re
 import resource
 import socket
-import subprocess
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from envqa.cli import app
 from envqa.core.settings import Settings
 from index.store import remove_stale_builds
 from ingest import MissingPath, load_documents
-from tests.test_api import free_port
+from tests.serving import Served, envqa_serve, up
 from tests.test_wechat import MALICIOUS, TOKEN, configured, signed, text_message
 
 LAW = "第一条 为了防治污染，制定本条例。\n"
@@ -215,13 +213,6 @@ def test_bad_requests_get_a_clear_error_and_the_server_goes_on(hardened: TestCli
 # The server's side, against `envqa serve` in its own process
 
 
-@dataclass(frozen=True)
-class Served:
-    url: str
-    pid: int
-    log: Path
-
-
 OPEN_FILES = 256
 """The server's open-file limit: lower than the connections thrown at it."""
 
@@ -229,35 +220,14 @@ OPEN_FILES = 256
 @pytest.fixture(scope="module")
 def served(settings: Settings, built_index: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`envqa serve` on the tests' index, in a process limited to OPEN_FILES open files."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("served") / "server.log"
-    environment = {**os.environ, "ENVQA_INDEX_DIR": str(settings.index.dir),
-                   "ENVQA_INDEX_CACHE_DIR": str(settings.index.cache_dir), "ENVQA_API_RATE_LIMIT": "",
-                   "ENVQA_API_HEADER_TIMEOUT_S": "5"}
 
     def limited() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
 
-    with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port)],
-                                   env=environment, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=limited)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while not up(url):
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-            yield Served(url, process.pid, log)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    log = tmp_path_factory.mktemp("served") / "server.log"
+    with envqa_serve(settings, log, {"ENVQA_API_RATE_LIMIT": "", "ENVQA_API_HEADER_TIMEOUT_S": "5"},
+                     before=limited) as server:
+        yield server
 
 
 def rss_kib(pid: int) -> int:
@@ -295,7 +265,7 @@ def test_fifty_megabyte_chunked_bodies_are_refused_without_the_server_holding_th
 def test_hundreds_of_idle_or_slow_connections_do_not_lock_out_health(served: Served) -> None:
     """300 sockets that never finish their headers, against a server allowed 256 open files:
     /healthz still answers and the log holds no "Too many open files"."""
-    address = ("127.0.0.1", int(served.url.rsplit(":", 1)[1]))
+    address = ("127.0.0.1", served.port)
     sockets = []
     try:
         for number in range(300):
@@ -312,7 +282,7 @@ def test_hundreds_of_idle_or_slow_connections_do_not_lock_out_health(served: Ser
 
 
 def test_a_client_slow_with_its_headers_is_disconnected(served: Served) -> None:
-    address = ("127.0.0.1", int(served.url.rsplit(":", 1)[1]))
+    address = ("127.0.0.1", served.port)
     with socket.create_connection(address, timeout=30) as slow:
         slow.sendall(b"GET /healthz HTTP/1.1\r\n")
         assert slow.recv(1024) == b""  # closed by the server once the header deadline passed

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,8 +15,8 @@ from assistant.channels.wechat.platform import TOKEN_COOLDOWN_S, PlatformApi, mp
 from envqa.core.errors import PlatformError
 from envqa.core.logs import install_redaction, redact
 from envqa.core.settings import LlmSettings, Settings, WechatSettings
-from tests.test_api import ANSWERABLE, free_port
-from tests.test_bad_input import up
+from tests.serving import envqa_serve
+from tests.test_api import ANSWERABLE
 from tests.test_wechat import AGENT_ID, APP_ID, CORP_ID, TOKEN, signed, text_message
 from tests.wechat_platform import Credentials, fake_platform
 
@@ -86,22 +83,13 @@ def test_the_server_log_holds_no_secret_after_failing_platform_calls(settings: S
     credentials = Credentials(app_id=APP_ID, app_secret=SECRET, corp_id=CORP_ID, corp_secret=SECRET,
                               agent_id=AGENT_ID)
     log = tmp_path / "server.log"
-    port = free_port()
-    with fake_platform(credentials) as platform, log.open("wb") as sink:
-        environment = {**os.environ, "ENVQA_INDEX_DIR": str(settings.index.dir),
-                       "ENVQA_INDEX_CACHE_DIR": str(settings.index.cache_dir),
-                       "ENVQA_ANSWER_GENERATOR": "tests.slow_generator:SlowGenerator",
+    with fake_platform(credentials) as platform:
+        environment = {"ENVQA_ANSWER_GENERATOR": "tests.slow_generator:SlowGenerator",
                        "ENVQA_WECHAT_TOKEN": TOKEN, "ENVQA_WECHAT_APP_ID": APP_ID,
                        "ENVQA_WECHAT_APP_SECRET": SECRET, "ENVQA_WECHAT_API_BASE": platform.base_url,
                        "ENVQA_WECHAT_REPLY_TIMEOUT_S": "0.2"}
-        process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port)],
-                                   env=environment, stdout=sink, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while not up(url):
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
+        with envqa_serve(settings, log, environment) as served:
+            url = served.url
             platform.token_down = True
             assert httpx.post(f"{url}/wechat/mp", params=signed(), timeout=30,
                               content=text_message(ANSWERABLE, 1).encode()).text == "success"
@@ -111,9 +99,6 @@ def test_the_server_log_holds_no_secret_after_failing_platform_calls(settings: S
             assert httpx.post(f"{url}/wechat/mp", params=signed(), timeout=30,
                               content=text_message(ANSWERABLE, 2).encode()).text == "success"
             wait_for_text(log, "could not be pushed", times=2)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
     written = log.read_text(errors="replace")
     assert platform.tokens, "the second push fetched a token, so its send URL carried one"
     assert SECRET not in written and not any(token in written for token in platform.tokens)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +19,8 @@ from wechatpy.replies import deserialize_reply
 from assistant.channels.state import MemoryState, RedisState, open_state
 from envqa.core.errors import ConfigurationError
 from envqa.core.settings import Settings
+from tests.serving import envqa_serve
 from tests.test_api import ANSWERABLE, free_port
-from tests.test_bad_input import up
 from tests.test_wechat import APP_ID, CREDENTIALS, TOKEN, signed, text_message
 from tests.wechat_platform import fake_platform
 
@@ -86,26 +84,18 @@ def test_two_workers_share_wechat_records_and_limits(settings: Settings, built_i
     retries spread over both workers, is answered once; a user past the per-user limit is asked
     to wait whichever worker takes the question."""
     redis.Redis.from_url(redis_url).flushdb()
-    port = free_port()
     log = tmp_path / "server.log"
-    with fake_platform(CREDENTIALS) as platform, log.open("wb") as sink:
-        environment = {**os.environ, "ENVQA_INDEX_DIR": str(settings.index.dir),
-                       "ENVQA_INDEX_CACHE_DIR": str(settings.index.cache_dir), "ENVQA_STATE_URL": redis_url,
-                       "ENVQA_ANSWER_GENERATOR": "tests.slow_generator:SlowGenerator",
+    with fake_platform(CREDENTIALS) as platform:
+        environment = {"ENVQA_STATE_URL": redis_url, "ENVQA_ANSWER_GENERATOR": "tests.slow_generator:SlowGenerator",
                        "ENVQA_WECHAT_TOKEN": TOKEN, "ENVQA_WECHAT_APP_ID": APP_ID,
                        "ENVQA_WECHAT_APP_SECRET": CREDENTIALS.app_secret, "ENVQA_WECHAT_API_BASE": platform.base_url,
                        "ENVQA_WECHAT_REPLY_TIMEOUT_S": "0.2", "ENVQA_WECHAT_USER_RATE_LIMIT": "2/minute"}
-        process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port),
-                                    "--workers", "2"], env=environment, stdout=sink, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(lambda: up(url) or process.poll() is not None, 120)
-            assert process.poll() is None, log.read_text()
+        with envqa_serve(settings, log, environment, ["--workers", "2"]) as served:
             retried = text_message(ANSWERABLE, 424242, user="oUserRetried0001").encode()
 
             def deliver(body: bytes) -> httpx.Response:
                 with httpx.Client(timeout=30) as fresh:  # a new connection each time, as the platform's retries
-                    return fresh.post(f"{url}/wechat/mp", params=signed(), content=body)
+                    return fresh.post(f"{served.url}/wechat/mp", params=signed(), content=body)
 
             with ThreadPoolExecutor(20) as pool:
                 acks = [r.text for r in pool.map(deliver, [retried] * 20)]
@@ -113,9 +103,6 @@ def test_two_workers_share_wechat_records_and_limits(settings: Settings, built_i
                        for n in range(5)]
             wait_for(lambda: len(platform.messages) >= 3)
             time.sleep(2 * 2.5)  # a second answer to the retried message would have been pushed by now
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
     assert acks == ["success"] * 20
     assert log.read_text().count("Started server process") == 2
     pushed = [m["touser"] for m in platform.messages]
