@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test index install install-test install-eval browser eval bench clean
+.PHONY: run test index install install-test install-eval browser eval bench bench-scale clean
 
 # Serving needs only the core dependencies; the tests add the test extra (which brings the st,
 # llm and eval extras), `make eval` the eval extra. Each stamp reinstalls when pyproject.toml changes.
@@ -37,6 +37,10 @@ run: install
 
 bench: index
 	$(BIN)/envqa bench --url http://127.0.0.1:8000 --requests 2000 --concurrency 32
+
+# The corpus as it is and 100 times the seed documents: build, serve and measure both (many minutes).
+bench-scale: install
+	$(BIN)/envqa bench-scale --factor 100
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download needs the internet)
 # and need a CJK font to render the page; the shared-state tests start Debian's redis-server.

@@ -395,5 +395,35 @@ def bench_command(
     typer.echo(bench_table(results))
 
 
+@app.command("bench-scale")
+def bench_scale_command(
+    factor: Annotated[float, typer.Option("--factor", min=1, help="Size of the scaled corpus, in multiples of "
+                                                                   "the four seed documents' text.")] = 100,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Documents to scale up [default: corpus/].",
+                                                   exists=True, file_okay=False)] = None,
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the scaled corpus and indexes go.")]
+    = Path(".envqa/scale"),
+    requests: Annotated[int, typer.Option("--requests", min=10, help="Requests per served measurement.")] = 200,
+    port: Annotated[int, typer.Option("--port", help="Port for the measured servers.")] = 8790,
+) -> None:
+    """Build, serve and measure the corpus as it is and scaled up `--factor` times (see eval/scale.py
+    for what is measured and what is extrapolated)."""
+    from eval.scale import measure, replicate
+    from eval.scale import table as scale_table
+
+    settings = settings_with(None)
+    source = corpus or settings.ingest.corpus_dir
+    real = runtime.embedder_for(settings)
+    workdir.mkdir(parents=True, exist_ok=True)
+    scaled = workdir / "corpus"
+    copies = replicate(source, scaled, factor)
+    console.print(f"scaled corpus: {copies} copies of {source} in {scaled}")
+    rows = [measure("as is", source, workdir, real, port, requests, console.print),
+            measure(f"×{copies} copies (≈{factor:g}× seed)", scaled, workdir, real, port, requests, console.print)]
+    typer.echo(scale_table(rows))
+    typer.echo("Dense figures: the index holds synthetic vectors of the real dimension; the full dense "
+               "embedding time is extrapolated from the measured real rate.")
+
+
 if __name__ == "__main__":
     app()

