@@ -130,13 +130,14 @@ def rss_mb(pid: int) -> float:
 
 
 async def served_figures(url: str, requests: int) -> tuple[float, float, float, int]:
-    """/api/search p50 and p95 (8 clients), /api/chat throughput on distinct questions (16 clients)."""
+    """/api/search p50 and p95 (one client: the latency of a query, not of a queue), /api/chat
+    throughput on distinct questions (16 clients)."""
     import httpx
 
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         asked = DEFAULT_QUESTIONS
         search = await drive(client, "/api/search", lambda n: client.build_request(
-            "GET", "/api/search", params={"q": f"{asked[n % len(asked)]}（{n}）", "k": 10}), requests, 8)
+            "GET", "/api/search", params={"q": f"{asked[n % len(asked)]}（{n}）", "k": 10}), requests, 1)
         chat = await drive(client, "/api/chat", lambda n: client.build_request(
             "POST", "/api/chat", json={"question": f"{asked[n % len(asked)]}〔{n}〕"}), requests, 16)
     row = search.row()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -262,6 +263,9 @@ def create_app(settings: Settings, assistant: Assistant,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state["assistant"] = assistant
         state["documents"] = document_info(assistant)
+        # Answering is CPU work that holds the GIL: one question per core at a time, so the event
+        # loop (health checks, the page, callbacks) is never queued behind dozens of such threads.
+        state["answering"] = anyio.CapacityLimiter(settings.api.answer_threads or os.cpu_count() or 1)
         watcher = asyncio.create_task(watch_index(settings, state, reopen)) if reopen is not None else None
         yield
         if watcher is not None:
@@ -294,20 +298,26 @@ def create_app(settings: Settings, assistant: Assistant,
 
     @app.post("/api/chat", response_model=Answer,
                dependencies=reader, summary="Answer a question with cited clauses")
-    def chat(request: Request, body: ChatRequest) -> Answer:
+    async def chat(request: Request, body: ChatRequest) -> Answer:
         if len(body.question) > settings.api.max_question_chars:
             raise QuestionTooLong(f"question has {len(body.question)} characters; the limit is "
                                   f"{settings.api.max_question_chars}", hint="ask a shorter question")
-        return current().ask(body.question, body.filters)
+        loaded = current()
+        answer: Answer = await anyio.to_thread.run_sync(loaded.ask, body.question, body.filters,
+                                                        limiter=state["answering"])
+        return answer
 
     @app.get("/api/search", response_model=SearchResponse,
              dependencies=reader, summary="Hybrid search over clauses")
-    def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500, pattern=r"[^\W_]",
+    async def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500, pattern=r"[^\W_]",
                                                       description="The query: must hold a letter or digit.")],
                k: Annotated[int, Query(ge=1, le=100)] = 10,
                industry: str | None = None, doc_id: str | None = None) -> SearchResponse:
         filters = Filters(industry=industry, doc_id=doc_id) if industry or doc_id else None
-        return SearchResponse(results=current().retriever.search(q, k=k, filters=filters))
+        retriever = current().retriever
+        hits = await anyio.to_thread.run_sync(lambda: retriever.search(q, k=k, filters=filters),
+                                              limiter=state["answering"])
+        return SearchResponse(results=hits)
 
     @app.get("/api/documents", response_model=DocumentList,
              dependencies=reader, summary="What the index holds")

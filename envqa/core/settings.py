@@ -75,6 +75,8 @@ class ApiSettings(Section):
     header_timeout_s: float = Field(10.0, gt=0, description="Seconds a client may take to send a request's "
                                     "headers before the connection is closed (slow-header guard).")
     keep_alive_s: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    answer_threads: int = Field(0, ge=0, description="Questions and searches worked on at once per process (they "
+                                "hold the GIL); the rest wait their turn. 0: the number of cores.")
 
     _rate_limit = field_validator("rate_limit")(rate_limit_syntax)
 
