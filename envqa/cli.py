@@ -305,6 +305,10 @@ def build_in_background(settings: Settings) -> bool:
                               f"{report.seconds:.0f} s")
         except EnvqaError as error:
             failed.append(error)
+            console.print(f"[red]error:[/red] the index could not be built: {escape(str(error))}")
+        except Exception:
+            console.print_exception()
+            failed.append(EnvqaError("the index could not be built", hint="see the error above"))
         finally:
             searchable.set()
 

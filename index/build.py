@@ -121,12 +121,16 @@ def chunking(params: ChunkParams) -> dict[str, int]:
 def build_index(documents: Sequence[Document], embedder: Embedder, cache: EmbeddingCache,
                 params: ChunkParams, batch_size: int = 16,
                 progress: Callable[[int, int], None] = lambda done, total: None,
-                publish_lexical: Callable[[store.Index], None] | None = None) -> tuple[store.Index, int]:
+                publish_lexical: Callable[[store.Index], None] | None = None,
+                replaces_nothing_complete: bool = True) -> tuple[store.Index, int]:
     """An in-memory index of `documents`; returns it and the number of passages embedded.
 
     With `publish_lexical`, when passages are left to embed, it first gets the index with the
     vectors the cache already holds (the others zero, and so never found by dense search): BM25,
-    identifiers and article lookups serve from it while the rest is embedded.
+    identifiers and article lookups serve from it while the rest is embedded. When a complete
+    index is serving, that happens only if at least half the vectors are cached: a change that
+    re-embeds most of the corpus (a new chunking, say) leaves the complete index serving rather
+    than falling back to mostly lexical search for the whole embedding run.
     """
     chunks = [chunk for document in documents for chunk in chunk_document(document, params)]
     done = 0
@@ -159,10 +163,19 @@ def build_index(documents: Sequence[Document], embedder: Embedder, cache: Embedd
     lexicon = build_lexicon(vocabulary, cedict_entries())
     if publish_lexical is not None:
         known, have = cached_vectors(embedder, passages, cache)
-        if have < len(chunks):
+        if have < len(chunks) and (replaces_nothing_complete or have >= len(chunks) / 2):
             publish_lexical(assembled(known, have))
     vectors, embedded = embed_with_cache(embedder, passages, cache, batch_size, advance)
     return assembled(vectors, len(chunks)), embedded
+
+
+def serving_complete(index_dir: Path) -> bool:
+    """A complete index is published at `index_dir` (one a server may be serving)."""
+    try:
+        manifest = store.read_manifest(index_dir)
+    except Exception:
+        return False
+    return bool(manifest.get("dense", {}).get("embedded", manifest["chunk_count"]) >= manifest["chunk_count"])
 
 
 def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir: Path,
@@ -205,7 +218,8 @@ def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir
         cache = EmbeddingCache(cache_dir / "embeddings.sqlite")
         try:
             index, report.embedded = build_index(documents, embedder, cache, params, batch_size, progress,
-                                                 publish_lexical if staged else None)
+                                                 publish_lexical if staged else None,
+                                                 not serving_complete(index_dir))
         finally:
             cache.close()
         publish(index)

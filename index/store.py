@@ -188,7 +188,11 @@ def current_version(directory: Path) -> str:
 
 
 def load(directory: Path, embedder_id: str | None = None) -> Index:
-    """Load an index; with `embedder_id`, refuse one built by another embedder."""
+    """Load an index; with `embedder_id`, refuse one built by another embedder.
+
+    The link is resolved once, so every file comes from one version even if a new one is
+    published while this one loads."""
+    directory = directory.resolve()
     manifest = read_manifest(directory)
     if embedder_id is not None:
         check_embedder(manifest, embedder_id, directory)

@@ -102,7 +102,7 @@ def test_the_server_log_holds_no_secret_after_failing_platform_calls(settings: S
     written = log.read_text(errors="replace")
     assert platform.tokens, "the second push fetched a token, so its send URL carried one"
     assert SECRET not in written and not any(token in written for token in platform.tokens)
-    assert "/cgi-bin/token failed" in written and "/cgi-bin/message/custom/send failed" in written
+    assert "/cgi-bin/stable_token failed" in written and "/cgi-bin/message/custom/send failed" in written
 
 
 def wait_for_text(log: Path, text: str, times: int = 1, timeout_s: float = 60.0) -> None:

@@ -71,6 +71,12 @@ def test_memory_state_is_one_process_only() -> None:
     assert "pw" not in str(error.value)
 
 
+def test_an_unreachable_redis_fails_at_start_naming_no_password() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        open_state(f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0")
+    assert "cannot reach" in str(error.value) and "s3cret-pw" not in str(error.value)
+
+
 def wait_for(check: object, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():  # type: ignore[operator]

@@ -73,7 +73,8 @@ class FakePlatform:
             return list(self.messages)
 
 
-def mp_token(platform: FakePlatform, query: dict[str, str]) -> dict[str, Any]:
+def mp_token(platform: FakePlatform, query: dict[str, Any]) -> dict[str, Any]:
+    """/cgi-bin/stable_token: the credentials come as a JSON body."""
     expected = platform.credentials
     if query.get("grant_type") != "client_credential" or query.get("appid") != expected.app_id:
         return {"errcode": 40013, "errmsg": "invalid appid"}
@@ -130,25 +131,27 @@ def send(platform: FakePlatform, api: str, query: dict[str, str], body: bytes) -
 
 @contextmanager
 def fake_platform(credentials: Credentials, expires_in: int = 7200) -> Iterator[FakePlatform]:
-    """Serve /cgi-bin/token, /cgi-bin/gettoken, /cgi-bin/message/custom/send and /cgi-bin/message/send."""
+    """Serve /cgi-bin/stable_token, /cgi-bin/gettoken, /cgi-bin/message/custom/send and /cgi-bin/message/send."""
     platform = FakePlatform(credentials, expires_in)
 
     class Handler(JsonHandler):
+        def token_unavailable(self) -> bool:
+            """Count a token request; answer 503 (and say so) while the platform's token endpoint is down."""
+            with platform.changed:
+                platform.token_requests += 1
+            if platform.token_down:
+                self.send_error(503)
+            return platform.token_down
+
         def route(self) -> tuple[str, dict[str, str]]:
             url = urlsplit(self.path)
             return url.path, {k: v[0] for k, v in parse_qs(url.query).items()}
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path, query = self.route()
-            if path in ("/cgi-bin/token", "/cgi-bin/gettoken"):
-                with platform.changed:
-                    platform.token_requests += 1
-                if platform.token_down:
-                    self.send_error(503)
+            if path == "/cgi-bin/gettoken":
+                if self.token_unavailable():
                     return
-            if path == "/cgi-bin/token":
-                self.send_json(mp_token(platform, query))
-            elif path == "/cgi-bin/gettoken":
                 self.send_json(wecom_token(platform, query))
             else:
                 self.send_error(404)
@@ -156,6 +159,10 @@ def fake_platform(credentials: Credentials, expires_in: int = 7200) -> Iterator[
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             path, query = self.route()
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            if path == "/cgi-bin/stable_token":
+                if not self.token_unavailable():
+                    self.send_json(mp_token(platform, json.loads(body or b"{}")))
+                return
             if platform.send_down:
                 self.send_error(500)
                 return

@@ -26,6 +26,7 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
 from assistant.channels import web, wechat
 from assistant.channels.access import Access
+from assistant.channels.answering import Answering
 from assistant.channels.state import open_state
 from assistant.search.retrieve import Filters, SearchHit
 from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
@@ -233,7 +234,7 @@ async def watch_index(settings: Settings, state: dict[str, Any], reopen: Callabl
     while True:
         await asyncio.sleep(settings.index.reload_s)
         version = current_version(settings.index.dir)
-        loaded: Assistant = state["assistant"]
+        loaded: Assistant = state["serving"][0]
         if not version or version in (loaded.retriever.index.version, tried):
             continue
         tried = version
@@ -243,8 +244,8 @@ async def watch_index(settings: Settings, state: dict[str, Any], reopen: Callabl
             logger.exception("index version %s could not be loaded; still serving %s", version,
                              loaded.retriever.index.version)
             continue
-        state["documents"] = await anyio.to_thread.run_sync(document_info, fresh)
-        state["assistant"] = fresh
+        documents = await anyio.to_thread.run_sync(document_info, fresh)
+        state["serving"] = (fresh, documents)  # one assignment: a request sees one version or the other
         logger.info("now serving index version %s (%d chunks, %d with vectors)", fresh.retriever.index.version,
                     len(fresh.retriever.index.chunks), fresh.retriever.index.dense_embedded)
 
@@ -261,11 +262,9 @@ def create_app(settings: Settings, assistant: Assistant,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state["assistant"] = assistant
-        state["documents"] = document_info(assistant)
+        state["serving"] = (assistant, document_info(assistant))
         # Answering is CPU work that holds the GIL: one question per core at a time, so the event
         # loop (health checks, the page, callbacks) is never queued behind dozens of such threads.
-        state["answering"] = anyio.CapacityLimiter(settings.api.answer_threads or os.cpu_count() or 1)
         watcher = asyncio.create_task(watch_index(settings, state, reopen)) if reopen is not None else None
         yield
         if watcher is not None:
@@ -288,9 +287,10 @@ def create_app(settings: Settings, assistant: Assistant,
     install_error_handlers(app)
 
     def current() -> Assistant:
-        loaded: Assistant = state["assistant"]
+        loaded: Assistant = state["serving"][0]
         return loaded
 
+    answering = Answering(settings.api.answer_threads or os.cpu_count() or 1)
     reader = [Depends(access.reader())]
     # Every route that changes what the service holds depends on this: an admin key, and a 403
     # naming ENVQA_API_ADMIN_KEYS while none is configured.
@@ -304,7 +304,7 @@ def create_app(settings: Settings, assistant: Assistant,
                                   f"{settings.api.max_question_chars}", hint="ask a shorter question")
         loaded = current()
         answer: Answer = await anyio.to_thread.run_sync(loaded.ask, body.question, body.filters,
-                                                        limiter=state["answering"])
+                                                        limiter=answering.limiter())
         return answer
 
     @app.get("/api/search", response_model=SearchResponse,
@@ -316,29 +316,30 @@ def create_app(settings: Settings, assistant: Assistant,
         filters = Filters(industry=industry, doc_id=doc_id) if industry or doc_id else None
         retriever = current().retriever
         hits = await anyio.to_thread.run_sync(lambda: retriever.search(q, k=k, filters=filters),
-                                              limiter=state["answering"])
+                                              limiter=answering.limiter())
         return SearchResponse(results=hits)
 
     @app.get("/api/documents", response_model=DocumentList,
              dependencies=reader, summary="What the index holds")
     @limiter.exempt  # type: ignore[untyped-decorator]
     def documents(request: Request) -> DocumentList:
-        return DocumentList(documents=list(state["documents"].values()))
+        return DocumentList(documents=list(state["serving"][1].values()))
 
     @app.get("/api/documents/{doc_id}", response_model=DocumentText,
              dependencies=reader, summary="A document and its text")
     @limiter.exempt  # type: ignore[untyped-decorator]
     def document(request: Request, doc_id: str) -> DocumentText:
-        info = state["documents"].get(doc_id)
+        loaded, documents = state["serving"]  # the document list and texts of one and the same version
+        info = documents.get(doc_id)
         if info is None:
             raise NotFound(f"no document '{doc_id}'", hint="GET /api/documents lists them")
-        text = current().retriever.index.documents[doc_id].text
+        text = loaded.retriever.index.documents[doc_id].text
         return DocumentText(**info.model_dump(), text=text)
 
     # The page and the chat-app callbacks are not limited per client: the page's assets are
     # static, and every callback comes from the platform's few addresses, so a per-client
     # limit would throttle all of a platform's users together.
-    for extra in (wechat.router(settings, current, shared), web.router(settings)):
+    for extra in (wechat.router(settings, current, shared, answering), web.router(settings)):
         for route in extra.routes:
             limiter.exempt(getattr(route, "endpoint"))  # type: ignore[no-untyped-call]
         app.include_router(extra)

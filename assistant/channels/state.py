@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from urllib.parse import urlsplit
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -37,6 +38,8 @@ class State(Protocol):
     def get(self, key: str) -> str | None: ...
 
     def put(self, key: str, value: str, ttl_s: float) -> None: ...
+
+    def forget(self, key: str) -> None: ...
 
 
 class MemoryState:
@@ -61,6 +64,9 @@ class MemoryState:
 
     def put(self, key: str, value: str, ttl_s: float) -> None:
         self._entries[key] = (value, ttl_s)
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
 
     def __len__(self) -> int:
         self._entries.expire()
@@ -95,15 +101,33 @@ class RedisState:
     def put(self, key: str, value: str, ttl_s: float) -> None:
         self._redis.set(self._prefix + key, value, ex=max(1, math.ceil(ttl_s)))
 
+    def forget(self, key: str) -> None:
+        self._redis.delete(self._prefix + key)
+
     def ping(self) -> None:
-        self._redis.ping()
+        """Fail now, with an error that names no password, if the Redis cannot be reached."""
+        import redis
+
+        try:
+            self._redis.ping()
+        except redis.RedisError as error:
+            raise ConfigurationError(f"cannot reach the Redis named by ENVQA_STATE_URL ({type(error).__name__})",
+                                     hint="start it, or correct the URL") from None
+
+
+SCHEMES = ("redis", "rediss", "redis+unix")
+"""The Redis URL schemes both redis-py and the `limits` package read."""
 
 
 def open_state(url: str) -> State:
     """The backend `ENVQA_STATE_URL` names; empty is this process's memory."""
     if not url.strip():
         return MemoryState()
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisState(url)
-    raise ConfigurationError(f"unsupported ENVQA_STATE_URL scheme in '{url.split('://')[0]}://'",
-                             hint="leave it empty (one process) or use redis://host:port/db")
+    scheme = urlsplit(url).scheme
+    if scheme not in SCHEMES:
+        raise ConfigurationError(f"ENVQA_STATE_URL has the scheme '{scheme}'",
+                                 hint="leave it empty (one process) or use redis://host:port/db")
+    state = RedisState(url.replace("redis+unix://", "unix://", 1) if scheme == "redis+unix" else url)
+    state.limits_uri = url
+    state.ping()
+    return state

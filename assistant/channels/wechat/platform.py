@@ -30,7 +30,7 @@ TOKEN_COOLDOWN_MAX_S = 300.0
 PUSH_ATTEMPTS = 4
 PUSH_WAIT_S = 1.0
 PUSH_WAIT_MAX_S = 30.0
-"""A push that fails for a passing reason (network, HTTP 5xx, 系统繁忙) is tried again after about
+"""A push that fails for a passing reason (no connection, HTTP 5xx, 系统繁忙) is tried again after about
 1, 2, 4 s (with jitter, never over 30 s), four attempts in all; other refusals are final."""
 
 
@@ -90,21 +90,30 @@ class StaleToken(PlatformError):
 
 @dataclass(frozen=True)
 class PlatformSpec:
-    """Where a platform hands out tokens and takes text messages, and what each message must carry."""
+    """Where a platform hands out tokens and takes text messages, and what each message must carry.
+
+    `token_body`, when set, is posted as JSON (the credentials then never appear in a URL);
+    otherwise `token_params` go in the query of a GET.
+    """
 
     token_path: str
     token_params: dict[str, str]
     send_path: str
     extra: dict[str, object] = field(default_factory=dict)
+    token_body: dict[str, object] | None = None
 
 
 def mp_spec(config: WechatSettings) -> PlatformSpec:
-    return PlatformSpec("/cgi-bin/token",
-                        {"grant_type": "client_credential", "appid": config.app_id, "secret": config.app_secret.get_secret_value()},
-                        "/cgi-bin/message/custom/send")
+    """The Official Account's stable_token API: unlike /cgi-bin/token, a fetch does not retire the
+    token other processes hold, so every worker and replica can fetch its own without breaking the
+    others' pushes; and the AppSecret travels in the body, not the URL."""
+    return PlatformSpec("/cgi-bin/stable_token", {}, "/cgi-bin/message/custom/send",
+                        token_body={"grant_type": "client_credential", "appid": config.app_id,
+                                    "secret": config.app_secret.get_secret_value(), "force_refresh": False})
 
 
 def wecom_spec(config: WecomSettings) -> PlatformSpec:
+    """WeCom hands out the same token again while it is valid, so processes do not retire each other's."""
     return PlatformSpec("/cgi-bin/gettoken", {"corpid": config.corp_id, "corpsecret": config.secret.get_secret_value()},
                         "/cgi-bin/message/send", {"agentid": config.agent_id})
 
@@ -121,7 +130,10 @@ class PlatformApi:
         self.wait_s = wait_s
 
     async def fetch_token(self) -> tuple[str, float]:
-        body = await self.call("GET", self.spec.token_path, self.spec.token_params)
+        if self.spec.token_body is not None:
+            body = await self.call("POST", self.spec.token_path, {}, self.spec.token_body)
+        else:
+            body = await self.call("GET", self.spec.token_path, self.spec.token_params)
         if not body.get("access_token"):
             raise PlatformError(f"{self.spec.token_path} answered without an access_token")
         return str(body["access_token"]), float(body.get("expires_in", 7200))
@@ -164,7 +176,9 @@ class PlatformApi:
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             # Not chained: the httpx error's text holds the request URL, credentials and all.
-            passing = isinstance(exc, httpx.TransportError) or (
+            # Only failures that mean the platform never took the request are tried again: after
+            # a read timeout the message may have been delivered, and a second try would repeat it.
+            passing = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)) or (
                 isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500)
             raise (Transient if passing else PlatformError)(
                 f"{path} failed: {type(exc).__name__}", hint="check the API base URL setting and the network") from None

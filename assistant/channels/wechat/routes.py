@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import os
 import struct
 import time
 from collections.abc import (
@@ -61,6 +62,7 @@ from assistant.channels.wechat.format import (
     split_message,
     xml_safe,
 )
+from assistant.channels.answering import Answering
 from assistant.channels.state import MemoryState, State
 from assistant.channels.wechat.platform import PlatformApi, mp_spec, wecom_spec
 from envqa.core.errors import BadRequest, Forbidden, NotFound, PlatformError
@@ -106,6 +108,9 @@ class Dedupe:
     def reply(self, key: str) -> str | None:
         """The passive reply sent for the message, if one was (None while computing, or when pushed)."""
         return self._state.get(f"reply:{self._channel}:{key}") or None
+
+    def release(self, key: str) -> None:
+        self._state.forget(f"taken:{self._channel}:{key}")
 
     def replied(self, key: str, text: str | None) -> None:
         if text is not None:
@@ -177,13 +182,16 @@ class Channel:
 
     def __init__(self, name: str, crypto: Any, ask: Callable[[str], Answer], budget_s: float,
                  max_question_chars: int, make_api: Callable[[httpx.AsyncClient], PlatformApi],
-                 user_rate_limit: str = "", state: State | None = None) -> None:
-        state = state or MemoryState()
+                 user_rate_limit: str = "", state: State | None = None,
+                 answering: Answering | None = None) -> None:
+        if state is None:
+            state = MemoryState()
         self.name = name
         # Per user (openid / WeCom UserID): the platform's own addresses carry every user's callbacks,
         # so a per-address limit would throttle them all together. `limits` is slowapi's engine.
         self.user_limit = parse_limit(user_rate_limit) if user_rate_limit.strip() else None
         self.per_user = MovingWindowRateLimiter(storage_from_string(state.limits_uri))
+        self.answering = answering or Answering(os.cpu_count() or 1)
         self.crypto = crypto
         self.freshness = Freshness(state, name)
         self.ask = ask
@@ -198,7 +206,11 @@ class Channel:
         """The passive reply's text, or None when the callback is only acknowledged."""
         if not self.seen.claim(message.key):
             return self.seen.reply(message.key)
-        reply = await self.respond(message)
+        try:
+            reply = await self.respond(message)
+        except BaseException:
+            self.seen.release(message.key)  # not taken after all: the platform's retry may try again
+            raise
         self.seen.replied(message.key, reply)
         return reply
 
@@ -226,7 +238,8 @@ class Channel:
             return TEXT_ONLY
         if len(question) > self.max_question_chars:
             return TOO_LONG.format(limit=self.max_question_chars)
-        work = asyncio.ensure_future(anyio.to_thread.run_sync(self.ask, question))
+        work = asyncio.ensure_future(anyio.to_thread.run_sync(self.ask, question,
+                                                              limiter=self.answering.limiter()))
         await asyncio.wait({work}, timeout=self.budget_s)
         if work.done():
             parts = split_message(chat_text(work.result()))
@@ -319,7 +332,8 @@ MP_REQUIRED = ("token", "app_id", "app_secret")
 WECOM_REQUIRED = ("token", "aes_key", "corp_id", "agent_id", "secret")
 
 
-def mp_channel(settings: Settings, ask: Callable[[str], Answer], state: State) -> Channel | None:
+def mp_channel(settings: Settings, ask: Callable[[str], Answer], state: State,
+               answering: Answering | None = None) -> Channel | None:
     config = settings.wechat
     absent = missing(config, "ENVQA_WECHAT", MP_REQUIRED)
     if absent:
@@ -330,10 +344,12 @@ def mp_channel(settings: Settings, ask: Callable[[str], Answer], state: State) -
     key = config.aes_key.get_secret_value()
     crypto = MpCrypto(config.token.get_secret_value(), key, config.app_id) if key else None
     return Channel("wechat", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
-                   lambda http: PlatformApi(http, config.api_base, mp_spec(config)), config.user_rate_limit, state)
+                   lambda http: PlatformApi(http, config.api_base, mp_spec(config)), config.user_rate_limit, state,
+                   answering)
 
 
-def wecom_channel(settings: Settings, ask: Callable[[str], Answer], state: State) -> Channel | None:
+def wecom_channel(settings: Settings, ask: Callable[[str], Answer], state: State,
+                  answering: Answering | None = None) -> Channel | None:
     config = settings.wecom
     absent = missing(config, "ENVQA_WECOM", WECOM_REQUIRED)
     if absent:
@@ -342,7 +358,8 @@ def wecom_channel(settings: Settings, ask: Callable[[str], Answer], state: State
     logger.info("WeCom channel at /wechat/work")
     crypto = WecomCrypto(config.token.get_secret_value(), config.aes_key.get_secret_value(), config.corp_id)
     return Channel("wecom", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
-                   lambda http: PlatformApi(http, config.api_base, wecom_spec(config)), config.user_rate_limit, state)
+                   lambda http: PlatformApi(http, config.api_base, wecom_spec(config)), config.user_rate_limit, state,
+                   answering)
 
 
 def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | None) -> None:
@@ -415,16 +432,18 @@ def to_bytes(xml: str | bytes) -> bytes:
     return xml.encode() if isinstance(xml, str) else xml
 
 
-def router(settings: Settings, current: Callable[[], Assistant], state: State | None = None) -> APIRouter:
+def router(settings: Settings, current: Callable[[], Assistant], state: State | None = None,
+           answering: Answering | None = None) -> APIRouter:
     """Routes /wechat/mp and /wechat/work; a channel without settings answers 404. Messages taken,
     nonces and per-user limits are kept in `state` (this process's memory by default)."""
-    state = state or MemoryState()
+    if state is None:
+        state = MemoryState()
 
     def ask(question: str) -> Answer:
         return current().ask(question)
 
-    mp = mp_channel(settings, ask, state)
-    work = wecom_channel(settings, ask, state)
+    mp = mp_channel(settings, ask, state, answering)
+    work = wecom_channel(settings, ask, state, answering)
     channels = [channel for channel in (mp, work) if channel is not None]
 
     @asynccontextmanager
