@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from assistant.answer.assistant import Assistant
 from assistant.search.documents import DocumentNames
 from assistant.search.fusion import Ranking, fuse, keep_confident, rrf
 from assistant.search.query import analyse
-from assistant.search.retrieve import Filters, Retriever
+from assistant.search.retrieve import Filters, Retriever, top
 from assistant.search.translate import translate
 from envqa import runtime
 from envqa.core.settings import Settings
@@ -142,3 +144,9 @@ def test_a_repeated_question_reuses_its_query_vector(built_index: Index, embedde
     assert [h.chunk_id for h in again] == [h.chunk_id for h in first]
     assert retriever.query_vectors["钢铁行业执行什么排放标准？"] is vector and not vector.flags.writeable
     assert np.allclose(vector, embedder.embed_query("钢铁行业执行什么排放标准？"))
+
+
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=80), st.integers(1, 90))
+def test_top_is_a_stable_sort_cut_short(values: list[int], k: int) -> None:
+    scores = np.asarray(values, dtype=np.float32)
+    assert list(top(scores, k)) == list(np.argsort(-scores, kind="stable")[:k])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jieba
 import jieba.posseg
@@ -194,8 +195,7 @@ class DocumentNames:
             if kinds and kind_word(title) not in kinds:
                 continue
             stem = title_stem(title)
-            pieces = jieba.lcut(stem)
-            share = sum(len(w) for w in pieces if w in joined) / len(stem)
+            share = sum(len(w) for w in stem_pieces(stem) if w in joined) / len(stem)
             if share >= MIN_TITLE_SHARE:
                 scored[title] = (share, len(stem))
         best = max(scored.values(), default=None)
@@ -254,6 +254,17 @@ def title_stem(title: str) -> str:
     return stem.replace("中华人民共和国", "")
 
 
-def title_words(title: str) -> list[str]:
-    """The content words of a title, in order: 「固体废物污染环境防治法」 → 固体废物, 污染, 环境, 防治."""
-    return [w for w in jieba.lcut(title_stem(title)) if len(w) >= 2 and w not in GENERIC_TITLE_WORDS]
+TITLES_CACHED = 100_000
+
+
+@lru_cache(maxsize=TITLES_CACHED)
+def title_words(title: str) -> tuple[str, ...]:
+    """The content words of a title, in order: 「固体废物污染环境防治法」 → 固体废物, 污染, 环境, 防治.
+    Kept per title: every English question reads them for every title in the index."""
+    return tuple(w for w in stem_pieces(title_stem(title)) if len(w) >= 2 and w not in GENERIC_TITLE_WORDS)
+
+
+@lru_cache(maxsize=TITLES_CACHED)
+def stem_pieces(stem: str) -> tuple[str, ...]:
+    return tuple(jieba.lcut(stem))
+

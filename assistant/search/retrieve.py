@@ -111,6 +111,17 @@ QUERY_CACHE_SIZE = 4096
 """Query vectors kept: 4096 × 384 floats is 6 MB."""
 
 
+def top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` highest scores, highest first, ties by position: what a stable argsort
+    of every score gives, without sorting all of them (a large corpus has 100,000s)."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th highest score
+    above = np.flatnonzero(scores > kth)
+    chosen = np.sort(np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]]))
+    return chosen[np.argsort(-scores[chosen], kind="stable")]
+
+
 class Retriever:
     """Searches one loaded index with the embedder it was built with."""
 
@@ -189,7 +200,7 @@ class Retriever:
 
     def sparse_ranking(self, query: str, name: str = "bm25") -> Ranking:
         scores = self.index.sparse.scores(query)
-        best = np.argsort(-scores, kind="stable")[: self.candidates]
+        best = top(scores, self.candidates)
         order = [int(p) for p in best if scores[p] > 0]
         return Ranking(name, order, [float(scores[p]) for p in order])
 
