@@ -42,7 +42,7 @@ app = typer.Typer(help="Answer environmental-compliance questions from policy do
                   no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
 
-IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory [env: ENVQA_INDEX_DIR].")]
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (default: ENVQA_INDEX_DIR).")]
 
 
 def settings_with(index_dir: Path | None) -> Settings:
@@ -250,12 +250,12 @@ def ask_command(
 
 @app.command("serve")
 def serve_command(
-    host: Annotated[Optional[str], typer.Option("--host", help="Address [default: 127.0.0.1].")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="Port [default: 8000].")] = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="Address (default: 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port (default: 8000).")] = None,
     index_dir: IndexDir = None,
     workers: Annotated[Optional[int], typer.Option(
-        "--workers", min=1, max=64, help="Processes serving one port [default: the number of cores with "
-                                         "ENVQA_STATE_URL set, else 1].")] = None,
+        "--workers", min=1, max=64, help="Processes serving one port (default: the number of cores with "
+                                         "ENVQA_STATE_URL set, else 1).")] = None,
     build: Annotated[bool, typer.Option(
         "--ingest/--no-ingest", help="Build the index from the corpus folder if it is missing or stale: serve as "
                                      "soon as it is searchable, and the complete index once embedded.")] = False,
@@ -403,7 +403,7 @@ def bench_command(
 def bench_scale_command(
     factor: Annotated[float, typer.Option("--factor", min=1, help="Size of the scaled corpus, in multiples of "
                                                                    "the four seed documents' text.")] = 100,
-    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Documents to scale up [default: corpus/].",
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Documents to scale up (default: corpus/).",
                                                    exists=True, file_okay=False)] = None,
     workdir: Annotated[Path, typer.Option("--workdir", help="Where the scaled corpus and indexes go.")]
     = Path(".envqa/scale"),

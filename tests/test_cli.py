@@ -52,3 +52,10 @@ def test_help_lists_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "ingest" in result.output and "search" in result.output
+
+
+def test_option_help_shows_its_defaults() -> None:
+    """Help text is rich markup: a default written in brackets would vanish as an unknown tag."""
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "(default: 127.0.0.1)" in result.output and "(default: ENVQA_INDEX_DIR)" in result.output
