@@ -139,13 +139,14 @@ def server_up(url: str) -> bool:
         return False
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    """`envqa serve` without rate limiting, for a bench when no server is running."""
-    environment = {**os.environ, "ENVQA_API_RATE_LIMIT": ""}
-    process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port)],
-                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_server(port: int, environment: dict[str, str] | None = None, wait_s: float = 120) -> subprocess.Popen[bytes]:
+    """`envqa serve` without rate limiting (and with `environment` added), for a measurement when
+    no server is running; returned once it answers."""
+    variables = {**os.environ, "ENVQA_API_RATE_LIMIT": "", **(environment or {})}
+    process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port), "--workers", "1"],
+                               env=variables, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if server_up(url):
             return process

