@@ -113,3 +113,15 @@ def test_the_scaled_corpus_is_the_size_asked_and_every_copy_distinct(tmp_path: P
     vectors = synthetic.embed_passages(["甲", "乙", "甲"])
     assert vectors.shape == (3, embedder.dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
     assert np.array_equal(vectors[0], vectors[2]) and not np.array_equal(vectors[0], vectors[1])
+
+
+def test_the_ingest_rate_is_measured_beside_the_engine_on_the_same_passages(tmp_path: Path,
+                                                                             embedder: Embedder) -> None:
+    from eval.scale import embedding_rates, sample_documents
+    from tests.conftest import CORPUS
+
+    files = sample_documents(CORPUS, 20)
+    assert files and all(f.is_relative_to(CORPUS) for f in files)
+    pipeline, alone = embedding_rates(embedder, CORPUS, tmp_path)
+    assert pipeline > 0 and alone > 0
+    assert not (tmp_path / "rate-index").exists() and not (tmp_path / "rate-cache").exists()
