@@ -175,7 +175,7 @@ def joined(pieces: list[Piece], label: str) -> Piece:
 def chunk_document(document: Document, params: ChunkParams = ChunkParams()) -> list[Chunk]:
     """Clean `document` and cut it into chunks carrying location, identifiers and industries."""
     chunks: list[Chunk] = []
-    for path, piece in section_pieces(clean(document.text), params):
+    for path, piece in section_pieces(clean(document.text, frozenset(document.table_headers)), params):
         section = " > ".join(p for p in path if p)
         chunks.append(Chunk(
             chunk_id=chunk_id(document.doc_id, piece.spans),

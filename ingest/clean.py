@@ -193,8 +193,11 @@ def merge_cells(row: list[Cell], continuation: list[Cell]) -> list[Cell]:
     return merged
 
 
-def table_blocks(lines: list[Line]) -> list[Block]:
-    """Rows of one table, with repeated page headers dropped and split rows merged."""
+def table_blocks(lines: list[Line], known_headers: frozenset[int] = frozenset()) -> list[Block]:
+    """Rows of one table, with repeated page headers dropped and split rows merged.
+
+    `known_headers`: offsets of lines the file's format marks as a table's header row (a Word or
+    Excel table's first row); other header rows are recognised by their words."""
     blocks: list[Block] = []
     header: list[Cell] | None = None
     rows: list[list[Cell]] = []
@@ -211,6 +214,12 @@ def table_blocks(lines: list[Line]) -> list[Block]:
 
     for line in lines:
         cells = split_cells(line)
+        if line.raw_start in known_headers or line.start in known_headers:
+            flush()  # a new table begins
+            header = cells
+            after_repeated_header = False
+            blocks.append(Block("artefact", line.text, ((line.start, line.end),)))
+            continue
         if header is None and not rows and looks_like_header(cells):
             header = cells
             blocks.append(Block("artefact", line.text, ((line.start, line.end),)))
@@ -255,8 +264,8 @@ def starts_new_paragraph(text: str) -> bool:
         or heading_level(text) is not None
 
 
-def clean(text: str) -> list[Block]:
-    """The document as blocks in reading order."""
+def clean(text: str, table_headers: frozenset[int] = frozenset()) -> list[Block]:
+    """The document as blocks in reading order; `table_headers` as for `table_blocks`."""
     lines = split_lines(text)
     blocks: list[Block] = []
     index = 0
@@ -276,7 +285,7 @@ def clean(text: str) -> list[Block]:
                 if lines[end].text:
                     table.append(lines[end])
                 end += 1
-            blocks.extend(table_blocks(table))
+            blocks.extend(table_blocks(table, table_headers))
             index = end
             continue
         heading = heading_level(line.text)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
-
+from ingest.formats import SUPPORTED, Progress, UnreadableFile, decode_text, extract, no_progress
 from ingest.metadata import FILE_DATE, link_versions, with_metadata
 from ingest.types import Document
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf")
+SUPPORTED_SUFFIXES = SUPPORTED
+__all__ = ["MissingPath", "Skipped", "UnreadableFile", "decode_text", "load_document", "load_documents"]
 
 
 @dataclass(frozen=True)
@@ -25,10 +24,6 @@ class Skipped:
 
     path: Path
     reason: str
-
-
-class UnreadableFile(Exception):
-    """The file cannot be turned into text; the message says why."""
 
 
 class MissingPath(Exception):
@@ -77,44 +72,6 @@ def skip_reason(path: Path, root: Path) -> str | None:
     return None
 
 
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM) first, then GB18030, a superset of GBK and GB2312.
-
-    Strict decoding of these two is a sharper test than a statistical detector: Chinese
-    GBK bytes are almost never valid UTF-8, and a detector guesses wrong on short texts.
-    """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise UnreadableFile("text marked as UTF-16 (byte-order mark) does not decode as UTF-16") from exc
-    if b"\x00" in data[:4096]:
-        raise UnreadableFile("binary content (NUL bytes), not a text file (UTF-16 needs a byte-order mark)")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UnreadableFile("text is neither UTF-8 nor GB18030/GBK")
-
-
-def read_pdf(path: Path) -> tuple[str, list[int]]:
-    """Text of every page joined by blank lines, with the offset where each page starts."""
-    try:
-        reader = PdfReader(path)
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise UnreadableFile(f"corrupt or unreadable PDF ({exc})") from exc
-    starts: list[int] = []
-    parts: list[str] = []
-    offset = 0
-    for page_text in pages:
-        starts.append(offset)
-        parts.append(page_text)
-        offset += len(page_text) + 2
-    return "\n\n".join(parts), starts
-
-
 def find_titles(text: str) -> tuple[str | None, str | None]:
     """The first heading or title line, and an English title that follows it, if any."""
     lines = [line.strip() for line in text.splitlines()[:60] if line.strip()]
@@ -135,22 +92,18 @@ def find_titles(text: str) -> tuple[str | None, str | None]:
     return title, None
 
 
-def load_document(path: Path) -> Document:
+def load_document(path: Path, progress: Progress = no_progress) -> Document:
     """Extract one file; raises `UnreadableFile` with the reason when it cannot."""
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise UnreadableFile(f"unsupported file type '{suffix or path.name}' (expected .txt, .md or .pdf)")
-    try:
-        if suffix == ".pdf":
-            text, page_starts = read_pdf(path)
-        else:
-            text, page_starts = decode_text(path.read_bytes()), None
-    except OSError as exc:
-        raise UnreadableFile(f"cannot read file ({exc.strerror or exc})") from exc
+    file_type, extracted = extract(path, progress)
+    text = extracted.text
     if not text.strip():
-        raise UnreadableFile("no text (empty file, or a PDF of scanned images)")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+        raise UnreadableFile("no text (an empty file, or a PDF of scanned images that OCR could not read)"
+                             if file_type == "pdf" else "no text (empty file)")
     title, title_en = find_titles(text)
+    try:
+        modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).isoformat(timespec="seconds")
+    except OSError:
+        modified = None
     return with_metadata(Document(
         doc_id=path.stem,
         source=path.name,
@@ -158,8 +111,12 @@ def load_document(path: Path) -> Document:
         title=title or FILE_DATE.sub("", path.stem).strip(),
         title_en=title_en,
         text=text,
-        page_starts=page_starts,
+        page_starts=extracted.page_starts,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        file_type=file_type,
+        modified=modified,
+        table_headers=extracted.table_headers,
+        ocr_pages=extracted.ocr_pages,
     ))
 
 

@@ -25,6 +25,13 @@ class Document(BaseModel):
         None, description="For PDFs, the offset in `text` where each page begins (page 1 first)."
     )
     sha256: str = Field(description="Hash of the extracted text, to detect changed documents.")
+    file_type: str = Field("txt", description="Format the file was read as, told by its content: txt, md, pdf, "
+                           "docx, xlsx, csv or html.")
+    modified: str | None = Field(None, description="When the file was last changed (ISO 8601, UTC).")
+    table_headers: list[int] = Field(default_factory=list, description="Offsets in `text` of lines that are a "
+                                     "table's header row, where the format says so (Word, Excel, CSV, HTML, PDF tables).")
+    ocr_pages: list[int] = Field(default_factory=list, description="1-based pages whose text was read from an "
+                                 "image by OCR; citations from them say so.")
     kind: str = Field("政策文件", description="法律, 行政法规, 地方性法规, 部门规章, 司法解释, 标准, 政策文件 or 报告, "
                       "told by the title's ending and the issuing order.")
     issuer: str | None = Field(None, description="Issuing body, from the header (国务院, 环境保护部, 全国人民代表大会常务委员会).")
@@ -42,6 +49,10 @@ class Document(BaseModel):
         if not self.page_starts:
             return None
         return max(1, bisect.bisect_right(self.page_starts, offset))
+
+    def ocr_at(self, offset: int) -> bool:
+        """Whether the words at `offset` were read by OCR."""
+        return bool(self.ocr_pages) and self.page_at(offset) in self.ocr_pages
 
 
 class Chunk(BaseModel):
