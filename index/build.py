@@ -29,6 +29,7 @@ from ingest import (
     chunk_document,
     load_documents,
 )
+from ingest.formats import SUPPORTED
 from ingest.metadata import short_title
 
 jieba.setLogLevel(logging.WARNING)
@@ -180,24 +181,29 @@ def serving_complete(index_dir: Path) -> bool:
 def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir: Path,
            params: ChunkParams, batch_size: int = 16, force: bool = False,
            progress: Callable[[int, int], None] = lambda done, total: None, staged: bool = True,
-           searchable: Callable[[store.Index], None] = lambda index: None) -> BuildReport:
+           searchable: Callable[[store.Index], None] = lambda index: None,
+           loading: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
     """Load `paths`, and (re)build the index at `index_dir` unless it is already current.
 
     `staged`: when passages must be embedded, an index that searches by BM25, identifiers and the
     vectors already cached is published first (in seconds; `searchable` is told), and the complete
     one replaces it when embedding ends. A crash in between leaves the first one serving, and the
     next ingest resumes from the embedding cache.
+
+    `loading(files done, files total)` hears of extraction (OCR may take minutes), `progress`
+    of embedding; what is extracted from Word, Excel, web and PDF files is cached beside the
+    embeddings.
     """
     started = time.perf_counter()
     store.remove_stale_builds(index_dir)
     try:
-        documents, skipped = load_documents(paths)
+        documents, skipped = load_documents(paths, loading, cache_dir)
     except MissingPath as exc:
         raise BadRequest(str(exc), hint="give files or folders that exist") from None
     if not documents:
         where = ", ".join(str(p) for p in paths)
         raise BadRequest(f"no readable documents in {where}" + (f" ({len(skipped)} files skipped)" if skipped else ""),
-                         hint="ingest reads .txt, .md and .pdf files")
+                         hint="ingest reads " + ", ".join(s for s in SUPPORTED if s != ".htm") + " files")
     report = BuildReport(files=len(documents) + len(skipped), documents=len(documents),
                          skipped=skipped, index_dir=index_dir)
     if not force and is_current(index_dir, documents, embedder.id, params):

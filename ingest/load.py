@@ -92,9 +92,10 @@ def find_titles(text: str) -> tuple[str | None, str | None]:
     return title, None
 
 
-def load_document(path: Path, progress: Progress = no_progress) -> Document:
-    """Extract one file; raises `UnreadableFile` with the reason when it cannot."""
-    file_type, extracted = extract(path, progress)
+def load_document(path: Path, progress: Progress = no_progress, cache_dir: Path | None = None) -> Document:
+    """Extract one file; raises `UnreadableFile` with the reason when it cannot. `cache_dir`: see
+    `ingest.formats.extract`."""
+    file_type, extracted = extract(path, progress, cache_dir)
     text = extracted.text
     if not text.strip():
         raise UnreadableFile("no text (an empty file, or a PDF of scanned images that OCR could not read)"
@@ -120,18 +121,22 @@ def load_document(path: Path, progress: Progress = no_progress) -> Document:
     ))
 
 
-def load_documents(paths: Iterable[Path]) -> tuple[list[Document], list[Skipped]]:
-    """Every readable document under `paths`, plus the files skipped with their reasons.
+def load_documents(paths: Iterable[Path], progress: Progress = no_progress,
+                   cache_dir: Path | None = None) -> tuple[list[Document], list[Skipped]]:
+    """Every readable document under `paths`, plus the files skipped with their reasons;
+    `progress(files done, files total)` after each file.
 
     Raises `MissingPath` for a path that does not exist.
     """
     documents: list[Document] = []
     skipped: list[Skipped] = []
-    for path in iter_files(paths, skipped):
+    files = list(iter_files(paths, skipped))
+    for done, path in enumerate(files, 1):
         try:
-            documents.append(load_document(path))
+            documents.append(load_document(path, cache_dir=cache_dir))
         except UnreadableFile as exc:
             skipped.append(Skipped(path, str(exc)))
+        progress(done, len(files))
     return link_versions(unique_ids(documents)), skipped
 
 
@@ -139,22 +144,30 @@ def unique_ids(documents: list[Document]) -> list[Document]:
     """A document's id is its file name without the extension; files sharing that name (a.txt and
     a.md) keep their extension in the id, and, in different folders, their folder names too, so
     no document hides another and the same files always get the same ids."""
-    by_id: dict[str, list[Document]] = {}
-    for document in documents:
-        by_id.setdefault(document.doc_id, []).append(document)
-    renamed: dict[int, str] = {}
-    for group in by_id.values():
+    ids = document_ids([PurePosixPath(d.origin) for d in documents])
+    return [d if ids[i] == d.doc_id else d.model_copy(update={"doc_id": ids[i]}) for i, d in enumerate(documents)]
+
+
+def document_ids(paths: list[PurePosixPath]) -> list[str]:
+    """The id of each file of one ingest, by the rule of `unique_ids` (which it serves, and which
+    tells an upload its id before the build)."""
+    by_stem: dict[str, list[int]] = {}
+    for position, path in enumerate(paths):
+        by_stem.setdefault(path.stem, []).append(position)
+    ids = [path.stem for path in paths]
+    for group in by_stem.values():
         if len(group) < 2:
             continue
-        names = [d.source for d in group]
+        names = [paths[i].name for i in group]
         # Folders named from where the files differ, not from the machine's absolute path: moving
         # the corpus elsewhere keeps every id.
         try:
-            shared = os.path.commonpath([str(PurePosixPath(d.origin).parent) for d in group])
+            shared = os.path.commonpath([str(paths[i].parent) for i in group])
         except ValueError:  # absolute and relative paths given together
             shared = ""
-        for document in group:
-            same_name = names.count(document.source) > 1
-            relative = PurePosixPath(document.origin).relative_to(shared).as_posix() if shared else document.origin
-            renamed[id(document)] = (relative.replace("/", "-") if same_name else document.source)
-    return [d.model_copy(update={"doc_id": renamed[id(d)]}) if id(d) in renamed else d for d in documents]
+        for position in group:
+            path = paths[position]
+            same_name = names.count(path.name) > 1
+            relative = path.relative_to(shared).as_posix() if shared else path.as_posix()
+            ids[position] = relative.replace("/", "-") if same_name else path.name
+    return ids

@@ -12,6 +12,10 @@ The format is told by the file's content first and its name second (`sniff`), so
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,29 +26,50 @@ __all__ = ["Extracted", "Progress", "SUPPORTED", "UnreadableFile", "decode_text"
            "sniff"]
 
 
-def read_text_file(path: Path, progress: Progress) -> Extracted:
-    return Extracted(decode_text(path.read_bytes()).replace("\r\n", "\n").replace("\r", "\n"))
-
-
 def readers() -> dict[str, Callable[[Path, Progress], Extracted]]:
     # Imported when first needed: a server that only ever reads text files never loads them.
     from ingest.formats import office, pdf, web
 
-    return {"txt": read_text_file, "md": read_text_file, "pdf": pdf.read_pdf, "docx": office.read_docx,
+    return {"pdf": pdf.read_pdf, "docx": office.read_docx,
             "xlsx": office.read_xlsx, "csv": office.read_csv, "html": web.read_html}
 
 
-def extract(path: Path, progress: Progress = no_progress) -> tuple[str, Extracted]:
+READERS_VERSION = "1"
+"""Part of every extraction cache key: bump it when a reader changes what it extracts."""
+
+
+def extract(path: Path, progress: Progress = no_progress, cache_dir: Path | None = None) -> tuple[str, Extracted]:
     """The file's format and its text; raises `UnreadableFile` saying why (and what to do) when it
-    cannot be read. `progress(done, total)` hears of long work, such as OCR page by page."""
+    cannot be read. `progress(done, total)` hears of long work, such as OCR page by page.
+
+    With `cache_dir`, what was extracted from a file other than plain text is kept there under
+    the hash of the file's bytes, so a rebuild does not read every Word file and OCR every scan
+    again; a changed file has another hash."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(8192)
+        data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(f"cannot read file ({exc.strerror or exc})") from exc
-    kind = sniff(head, path.name)
+    kind = sniff(data[:8192], path.name)
+    if kind in ("txt", "md"):
+        return kind, Extracted(decode_text(data).replace("\r\n", "\n").replace("\r", "\n"))
+    cached = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(data + READERS_VERSION.encode()).hexdigest()
+        cached = cache_dir / "extracted" / f"{digest}.json"
+        try:
+            return kind, Extracted(**json.loads(cached.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            pass
     try:
         extracted = readers()[kind](path, progress)
     except OSError as exc:
         raise UnreadableFile(f"cannot read file ({exc.strerror or exc})") from exc
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.part")
+            partial.write_text(json.dumps(dataclasses.asdict(extracted), ensure_ascii=False), encoding="utf-8")
+            partial.replace(cached)
+        except OSError:
+            pass  # a cache that cannot be written costs time, not correctness
     return kind, extracted
