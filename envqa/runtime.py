@@ -28,7 +28,8 @@ def chunk_params(settings: Settings) -> ChunkParams:
 def run_ingest(settings: Settings, paths: Sequence[Path] = (), force: bool = False,
                embedder: Embedder | None = None,
                progress: Callable[[int, int], None] = lambda done, total: None, staged: bool = True,
-               searchable: Callable[[Index], None] = lambda index: None) -> BuildReport:
+               searchable: Callable[[Index], None] = lambda index: None,
+               loading: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
     return ingest(
         list(paths) or [settings.ingest.corpus_dir],
         settings.index.dir,
@@ -40,6 +41,7 @@ def run_ingest(settings: Settings, paths: Sequence[Path] = (), force: bool = Fal
         progress=progress,
         staged=staged,
         searchable=searchable,
+        loading=loading,
     )
 
 
@@ -71,5 +73,12 @@ def serving_app(settings: Settings | None = None, assistant: Assistant | None = 
     `envqa serve --workers N`) configured from the environment, where the parent put its choices."""
     show_product_logs()
     settings = settings or Settings()
-    return create_app(settings, assistant or open_assistant(settings),
-                      reopen=lambda previous: reopen_assistant(settings, previous))
+    loaded = assistant or open_assistant(settings)
+
+    def rebuild(files: Callable[[int, int], None], chunks: Callable[[int, int], None]) -> BuildReport:
+        # A model of its own: the serving one takes one call at a time, and questions would wait
+        # behind every batch of passages.
+        return run_ingest(settings, progress=chunks, loading=files)
+
+    return create_app(settings, loaded, reopen=lambda previous: reopen_assistant(settings, previous),
+                      rebuild=rebuild)

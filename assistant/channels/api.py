@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import re
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -24,9 +25,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
-from assistant.channels import web, wechat
+from assistant.channels import library, web, wechat
 from assistant.channels.access import Access
 from assistant.channels.answering import Answering
+from assistant.channels.library import Rebuild
 from assistant.channels.state import open_state
 from assistant.search.retrieve import Filters, SearchHit
 from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
@@ -79,6 +81,9 @@ class DocumentInfo(BaseModel):
     version_date: str | None = Field(None, description="Date of this version.")
     status: str = Field("current", description="'current', or 'superseded' by a later version loaded beside it.")
     superseded_by: str | None = Field(None, description="doc_id of the current version, for a superseded one.")
+    file_type: str = Field("txt", description="Format it was read as: txt, md, pdf, docx, xlsx, csv or html.")
+    modified: str | None = Field(None, description="When its file last changed (ISO 8601, UTC).")
+    ocr_pages: list[int] = Field(default_factory=list, description="Pages read by OCR (scanned PDF pages).")
 
 
 class DocumentText(DocumentInfo):
@@ -151,17 +156,25 @@ class BodyLimit:
     more than the limit whatever the client sends. Pure ASGI, so it sits under every route.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
+        self.uploads = uploads or {}
+        """Paths that take files (POST only), with their own limit."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope.get("method") == "POST" and scope.get("path") in self.uploads
+        limit = self.uploads[scope["path"]] if upload else self.default_bytes
+        hint = "upload fewer or smaller files at a time" if upload else "send a shorter question"
+        await self.limited(scope, receive, send, limit, hint)
+
+    async def limited(self, scope: Scope, receive: Receive, send: Send, max_bytes: int, hint: str) -> None:
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self.refuse(scope, receive, send, f"request body of {int(declared)} bytes")
+        if declared.isdigit() and int(declared) > max_bytes:
+            await self.refuse(scope, receive, send, f"request body of {int(declared)} bytes", max_bytes, hint)
             return
         received = 0
         over = False
@@ -172,10 +185,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     over = True
-                    raise BodyTooLarge(f"request body of more than {self.max_bytes} bytes",
-                                       hint="send a shorter question")
+                    raise BodyTooLarge(f"request body of more than {max_bytes} bytes", hint=hint)
             return message
 
         async def guarded(message: Message) -> None:
@@ -185,7 +197,8 @@ class BodyLimit:
                 await send(message)
             elif not refused:
                 refused = True
-                await self.refuse(scope, receive, send, f"request body of more than {self.max_bytes} bytes")
+                await self.refuse(scope, receive, send, f"request body of more than {max_bytes} bytes", max_bytes,
+                                  hint)
 
         try:
             await self.app(scope, counted, guarded)
@@ -193,10 +206,11 @@ class BodyLimit:
             if not over:
                 raise
         if over and not refused:
-            await self.refuse(scope, receive, send, f"request body of more than {self.max_bytes} bytes")
+            await self.refuse(scope, receive, send, f"request body of more than {max_bytes} bytes", max_bytes, hint)
 
-    async def refuse(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
-        error = BodyTooLarge(f"{what} exceeds {self.max_bytes}", hint="send a shorter question")
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, what: str, max_bytes: int,
+                     hint: str) -> None:
+        error = BodyTooLarge(f"{what} exceeds {max_bytes}", hint=hint)
         response = error_body(error.status, error.code, error.message, error.hint)
         response.headers["connection"] = "close"  # the rest of the body is never read
         await response(scope, receive, send)
@@ -218,44 +232,62 @@ def document_info(assistant: Assistant) -> dict[str, DocumentInfo]:
             chunk_count=chunks.get(doc_id, 0), chars=len(document.text), kind=document.kind,
             issuer=document.issuer, doc_number=document.doc_number, published=document.published,
             effective=document.effective, version_date=document.version_date, status=document.status,
-            superseded_by=document.superseded_by,
+            superseded_by=document.superseded_by, file_type=document.file_type, modified=document.modified,
+            ocr_pages=document.ocr_pages,
             industries=sorted(counts.get(doc_id, {}), key=lambda i: -counts[doc_id][i]),
         )
         for doc_id, document in index.documents.items()
     }
 
 
+SWAP = threading.Lock()
+"""Held while a version is loaded and swapped in, so the watcher and a job never serve an older one."""
+
+
+def swap_in(state: dict[str, Any], reopen: Callable[[Assistant], Assistant], latest: Callable[[], str]) -> bool:
+    """Load the index version published now (`latest()`) and serve it from the next request on. A
+    request already running keeps the assistant it started with; the old version is released when
+    the last such request ends. False when that version is already served."""
+    with SWAP:
+        version = latest()
+        loaded: Assistant = state["serving"][0]
+        if not version or version == loaded.retriever.index.version:
+            return False
+        fresh = reopen(loaded)
+        state["serving"] = (fresh, document_info(fresh))  # one assignment: a request sees one version or the other
+    logger.info("now serving index version %s (%d chunks, %d with vectors)", fresh.retriever.index.version,
+                len(fresh.retriever.index.chunks), fresh.retriever.index.dense_embedded)
+    return True
+
+
 async def watch_index(settings: Settings, state: dict[str, Any], reopen: Callable[[Assistant], Assistant]) -> None:
     """Serve each new index version as soon as one is published (by `envqa ingest` in another process,
-    or a staged build finishing): loaded in a worker thread, then swapped in between requests.
-    A request already running keeps the assistant it started with; the old version is released
-    when the last such request ends. A version that fails to load is logged and the old one serves on."""
-    tried = ""
+    a job of this or another worker, or a staged build finishing), loaded in a worker thread.
+    A version that fails to load is logged and the old one serves on."""
+    failed = ""
     while True:
         await asyncio.sleep(settings.index.reload_s)
         version = current_version(settings.index.dir)
-        loaded: Assistant = state["serving"][0]
-        if not version or version in (loaded.retriever.index.version, tried):
+        if not version or version in (state["serving"][0].retriever.index.version, failed):
             continue
-        tried = version
         try:
-            fresh = await anyio.to_thread.run_sync(reopen, loaded)
+            await anyio.to_thread.run_sync(swap_in, state, reopen, lambda: current_version(settings.index.dir))
         except Exception:
+            if current_version(settings.index.dir) != version:
+                continue  # replaced while loading (a staged build's first stage): the next tick loads its successor
+            failed = version
             logger.exception("index version %s could not be loaded; still serving %s", version,
-                             loaded.retriever.index.version)
-            continue
-        documents = await anyio.to_thread.run_sync(document_info, fresh)
-        state["serving"] = (fresh, documents)  # one assignment: a request sees one version or the other
-        logger.info("now serving index version %s (%d chunks, %d with vectors)", fresh.retriever.index.version,
-                    len(fresh.retriever.index.chunks), fresh.retriever.index.dense_embedded)
+                             state["serving"][0].retriever.index.version)
 
 
 def create_app(settings: Settings, assistant: Assistant,
-               reopen: Callable[[Assistant], Assistant] | None = None) -> FastAPI:
+               reopen: Callable[[Assistant], Assistant] | None = None, rebuild: Rebuild | None = None) -> FastAPI:
     """The service over an assistant loaded by the caller (index, embedder and generator, once).
 
     With `reopen` (which loads the index now published, keeping the current embedder and
-    generator), a new index version is picked up while serving; see `watch_index`.
+    generator), a new index version is picked up while serving; see `watch_index`. With
+    `rebuild` (which builds the index from the corpus folder), documents can be uploaded,
+    removed and re-indexed over the API; see `library.router`.
     """
     install_redaction()
     state: dict[str, Any] = {}
@@ -283,7 +315,8 @@ def create_app(settings: Settings, assistant: Assistant,
                       storage_uri=shared.limits_uri)
     app.state.limiter = limiter
     app.add_middleware(SlowAPIASGIMiddleware)
-    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes,
+                       uploads={"/api/documents": settings.ingest.max_upload_bytes})
     install_error_handlers(app)
 
     def current() -> Assistant:
@@ -335,6 +368,13 @@ def create_app(settings: Settings, assistant: Assistant,
             raise NotFound(f"no document '{doc_id}'", hint="GET /api/documents lists them")
         text = loaded.retriever.index.documents[doc_id].text
         return DocumentText(**info.model_dump(), text=text)
+
+    def refresh() -> None:
+        if reopen is not None:
+            swap_in(state, reopen, lambda: current_version(settings.index.dir))
+
+    app.include_router(library.router(settings, rebuild, refresh, lambda: state["serving"][1], app.state.admin,
+                                      reader))
 
     # The page and the chat-app callbacks are not limited per client: the page's assets are
     # static, and every callback comes from the platform's few addresses, so a per-client

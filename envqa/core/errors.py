@@ -68,3 +68,10 @@ class PlatformError(EnvqaError):
 class Unauthorized(EnvqaError):
     status = 401
     code = "unauthorized"
+
+
+class UnsupportedUpload(EnvqaError):
+    """Nothing in an upload could be kept: every file unsupported, empty or too large."""
+
+    status = 415
+    code = "unsupported_upload"

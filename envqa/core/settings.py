@@ -33,6 +33,10 @@ class IngestSettings(Section):
     corpus_dir: Path = Field(Path("corpus"), description="Documents ingested when no path is given.")
     min_chars: int = Field(150, ge=1, description="Prose chunks shorter than this merge with a neighbour.")
     max_chars: int = Field(400, ge=50, description="Prose chunks grow to at most this many characters.")
+    max_upload_bytes: int = Field(50 * 2**20, ge=1024, description="Largest file (and request) POST "
+                                  "/api/documents takes; larger ones are refused with 413.")
+    jobs_dir: Path = Field(Path(".envqa/jobs"), description="Records of upload, delete and re-index jobs, shared "
+                           "by the server's workers and `envqa documents`.")
 
 
 class RetrievalSettings(Section):
