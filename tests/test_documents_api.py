@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,10 +47,10 @@ def library(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, embedder: 
         yield client, settings
 
 
-def finished(client: TestClient, job_id: str, timeout_s: float = 240) -> dict[str, object]:
+def finished(client: TestClient, job_id: str, timeout_s: float = 240) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
-        record: dict[str, object] = client.get(f"/api/jobs/{job_id}").json()
+        record: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
         if record["state"] in ("done", "failed"):
             return record
         assert time.monotonic() < deadline, f"job still {record['state']}: {record}"
