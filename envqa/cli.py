@@ -8,7 +8,8 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Optional
 from urllib.parse import urlparse
 
 import typer
@@ -29,14 +30,17 @@ from rich.text import Text
 from uvicorn.supervisors import Multiprocess
 
 from assistant.channels.connections import backlog, guard
+from assistant.channels.jobs import JobStore, execute, new_record
+from assistant.channels.library import build_work
 from assistant.search.retrieve import Filters
 from envqa import runtime
-from envqa.core.errors import ConfigurationError, EnvqaError
+from envqa.core.errors import ConfigurationError, EnvqaError, NotFound
 from envqa.core.settings import Settings
 from eval.bench import run_bench, server_up, start_server
 from eval.bench import table as bench_table
 from index import BuildReport, Index
 from index.store import read_manifest
+from ingest.library import Library
 
 app = typer.Typer(help="Answer environmental-compliance questions from policy documents, citing the clause.",
                   no_args_is_help=True, add_completion=False)
@@ -53,10 +57,11 @@ def settings_with(index_dir: Path | None) -> Settings:
 
 
 class RateColumn(ProgressColumn):
-    """Items per second (rich's own speed column counts bytes)."""
+    """Items per second (rich's own speed column counts bytes); the unit is the task's `unit` field."""
 
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.1f} chunks/s" if task.speed else "", style="progress.data.speed")
+        unit = task.fields.get("unit", "chunks")
+        return Text(f"{task.speed:.1f} {unit}/s" if task.speed else "", style="progress.data.speed")
 
 
 def needs_extra(extra: str) -> None:
@@ -84,21 +89,44 @@ def ingest_command(
 ) -> None:
     """Load documents, chunk them by clause and (re)build the hybrid index."""
     settings = settings_with(index_dir)
-    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+    try:
+        report = build_with_progress(settings, paths or [], force=force, staged=staged)
+    except EnvqaError as error:
+        fail(error)
+        return
+    print_report(report)
+
+
+def build_with_progress(settings: Settings, paths: list[Path], force: bool = False, staged: bool = True,
+                        files: Callable[[int, int], None] = lambda done, total: None,
+                        chunks: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
+    """`runtime.run_ingest` with bars for reading files (and OCR page by page) and for embedding;
+    `files` and `chunks` hear of the same progress as the bars."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("embedding", total=None)
+        reading = bar.add_task("reading files", total=None, unit="files")
+        pages = bar.add_task("OCR", total=None, visible=False, unit="pages")
+        embedding = bar.add_task("embedding", total=None, visible=False)
 
         def searchable(index: Index) -> None:
             bar.console.print(f"searchable: {len(index.chunks)} chunks by BM25 and identifiers, "
                               f"{index.dense_embedded} with vectors; embedding the rest")
 
-        try:
-            report = runtime.run_ingest(settings, paths or [], force=force, staged=staged, searchable=searchable,
-                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-        except EnvqaError as error:
-            fail(error)
-            return
-    print_report(report)
+        def page(path: Path, done: int, total: int) -> None:
+            bar.update(pages, description=f"OCR {escape(path.name)}", completed=done, total=total,
+                       visible=done < total)
+
+        def embedded(done: int, total: int) -> None:
+            bar.update(reading, visible=False)
+            bar.update(embedding, completed=done, total=total, visible=True)
+            chunks(done, total)
+
+        def read(done: int, total: int) -> None:
+            bar.update(reading, completed=done, total=total)
+            files(done, total)
+
+        return runtime.run_ingest(settings, paths, force=force, staged=staged, searchable=searchable,
+                                  progress=embedded, pages=page, loading=read)
 
 
 def print_report(report: BuildReport) -> None:
@@ -431,3 +459,112 @@ def bench_scale_command(
 
 if __name__ == "__main__":
     app()
+
+
+documents_app = typer.Typer(help="The documents of the corpus folder: list, add and remove, re-indexing after "
+                                 "each change (the server picks the new index up by itself).",
+                            no_args_is_help=True)
+app.add_typer(documents_app, name="documents")
+
+
+@documents_app.command("list")
+def documents_list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON lines.")] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """The documents the index holds: id, kind, format, dates and chunk count."""
+    settings = settings_with(index_dir)
+    try:
+        documents = indexed_documents(settings.index.dir)
+    except EnvqaError as error:
+        fail(error)
+        return
+    if as_json:
+        for row in documents:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(documents)} documents in {settings.index.dir}")
+    for column in ("doc_id", "title", "kind", "format", "published", "changed", "chunks"):
+        table.add_column(column, overflow="fold")
+    for row in documents:
+        row = row | {"modified": (row["modified"] or "")[:10]}
+        table.add_row(*(escape(str(row[key] or "")) for key in
+                        ("doc_id", "title", "kind", "file_type", "published", "modified", "chunks")))
+    Console().print(table)
+
+
+def indexed_documents(index_dir: Path) -> list[dict[str, Any]]:
+    manifest = read_manifest(index_dir)
+    counts = {doc_id: entry.get("chunks", 0) for doc_id, entry in manifest["documents"].items()}
+    rows = []
+    with (index_dir.resolve() / "documents.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            document = json.loads(line)
+            rows.append({key: document.get(key) for key in
+                         ("doc_id", "title", "source", "kind", "file_type", "published", "effective", "modified",
+                          "status", "ocr_pages")} | {"chunks": counts.get(document["doc_id"], 0)})
+    return rows
+
+
+@documents_app.command("add")
+def documents_add_command(
+    files: Annotated[list[Path], typer.Argument(help="Files to add (.txt .md .pdf .docx .xlsx .csv .html).",
+                                                exists=True, dir_okay=False, readable=True)],
+    index_dir: IndexDir = None,
+) -> None:
+    """Keep files in the corpus folder's uploads/ and re-index; the same content twice is not added again."""
+    settings = settings_with(index_dir)
+    library = Library(settings.ingest.corpus_dir)
+    added, rejected = library.add([(f.name, f.read_bytes()) for f in files], settings.ingest.max_upload_bytes)
+    for item in added:
+        note = f" (already in the library as {item.duplicate_of})" if item.duplicate_of else ""
+        console.print(f"{item.status}: {escape(item.source)} → {escape(item.doc_id)}{escape(note)}")
+    for refused in rejected:
+        console.print(f"[red]not added[/red] {escape(refused.source)}: {escape(refused.error)}", soft_wrap=True)
+    kept = [a.path for a in added if a.status != "duplicate" and a.path]
+    if kept:
+        run_library_job(settings, "add", kept, [a.doc_id for a in added if a.status != "duplicate"],
+                        {r.source: r.error for r in rejected})
+    elif rejected:
+        raise typer.Exit(2)
+
+
+@documents_app.command("remove")
+def documents_remove_command(
+    doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to remove (see `envqa documents list`).")],
+    index_dir: IndexDir = None,
+) -> None:
+    """Set documents' files aside (in the corpus folder's .deleted/, not destroyed) and re-index."""
+    settings = settings_with(index_dir)
+    library = Library(settings.ingest.corpus_dir)
+    missing = [d for d in doc_ids if library.path_of(d) is None]
+    if missing:
+        fail(NotFound(f"no file in {settings.ingest.corpus_dir} has the id {', '.join(missing)}",
+                      hint="`envqa documents list` shows the ids"))
+        return
+    for doc_id in doc_ids:
+        aside = library.remove(doc_id)
+        console.print(f"removed {escape(doc_id)} (kept as {escape(str(aside))})")
+    run_library_job(settings, "remove", [], doc_ids, {})
+
+
+def run_library_job(settings: Settings, kind: Literal["add", "remove"], new_files: list[Path],
+                    documents: list[str], errors: dict[str, str]) -> None:
+    """Re-index as a job whose record the server's /api/jobs shows, after any job it is running."""
+    store = JobStore(settings.ingest.jobs_dir)
+    record = new_record(kind, documents, errors)
+    store.save(record)
+
+    def rebuild(files: Callable[[int, int], None], chunks: Callable[[int, int], None]) -> BuildReport:
+        report = build_with_progress(settings, [], files=files, chunks=chunks)
+        print_report(report)
+        return report
+
+    finished = execute(store, record, build_work(rebuild, lambda: None, Library(settings.ingest.corpus_dir),
+                                                 new_files))
+    style = "green" if finished.state == "done" else "red"
+    console.print(f"[{style}]{finished.state}[/{style}]: {escape(finished.message)}", soft_wrap=True)
+    for name, why in finished.errors.items():
+        console.print(f"[yellow]not indexed[/yellow] {escape(name)}: {escape(why)}", soft_wrap=True)
+    if finished.state != "done":
+        raise typer.Exit(1)

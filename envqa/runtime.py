@@ -29,7 +29,8 @@ def run_ingest(settings: Settings, paths: Sequence[Path] = (), force: bool = Fal
                embedder: Embedder | None = None,
                progress: Callable[[int, int], None] = lambda done, total: None, staged: bool = True,
                searchable: Callable[[Index], None] = lambda index: None,
-               loading: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
+               loading: Callable[[int, int], None] = lambda done, total: None,
+               pages: Callable[[Path, int, int], None] = lambda path, done, total: None) -> BuildReport:
     return ingest(
         list(paths) or [settings.ingest.corpus_dir],
         settings.index.dir,
@@ -42,6 +43,7 @@ def run_ingest(settings: Settings, paths: Sequence[Path] = (), force: bool = Fal
         staged=staged,
         searchable=searchable,
         loading=loading,
+        pages=pages,
     )
 
 

@@ -182,7 +182,8 @@ def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir
            params: ChunkParams, batch_size: int = 16, force: bool = False,
            progress: Callable[[int, int], None] = lambda done, total: None, staged: bool = True,
            searchable: Callable[[store.Index], None] = lambda index: None,
-           loading: Callable[[int, int], None] = lambda done, total: None) -> BuildReport:
+           loading: Callable[[int, int], None] = lambda done, total: None,
+           pages: Callable[[Path, int, int], None] = lambda path, done, total: None) -> BuildReport:
     """Load `paths`, and (re)build the index at `index_dir` unless it is already current.
 
     `staged`: when passages must be embedded, an index that searches by BM25, identifiers and the
@@ -190,14 +191,14 @@ def ingest(paths: Sequence[Path], index_dir: Path, embedder: Embedder, cache_dir
     one replaces it when embedding ends. A crash in between leaves the first one serving, and the
     next ingest resumes from the embedding cache.
 
-    `loading(files done, files total)` hears of extraction (OCR may take minutes), `progress`
-    of embedding; what is extracted from Word, Excel, web and PDF files is cached beside the
+    `loading(files done, files total)` hears of extraction, `pages(file, done, total)` of a file's
+    OCR page by page (minutes, for a long scan), `progress` of embedding; what is extracted from Word, Excel, web and PDF files is cached beside the
     embeddings.
     """
     started = time.perf_counter()
     store.remove_stale_builds(index_dir)
     try:
-        documents, skipped = load_documents(paths, loading, cache_dir)
+        documents, skipped = load_documents(paths, loading, cache_dir, pages)
     except MissingPath as exc:
         raise BadRequest(str(exc), hint="give files or folders that exist") from None
     if not documents:

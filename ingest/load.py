@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -33,9 +33,9 @@ class MissingPath(Exception):
 def iter_files(paths: Iterable[Path], skipped: list[Skipped] | None = None) -> Iterator[Path]:
     """Files named directly, and every file under the folders named, in a stable order.
 
-    Hidden files and folders (a leading dot), links that lead outside the folder being read, and
-    links that lead nowhere are left out, each reported in `skipped` with the reason. Folder links
-    are not followed, so a link loop cannot trap the walk.
+    Hidden files (a leading dot), links that lead outside the folder being read, and links that
+    lead nowhere are left out, each reported in `skipped` with the reason; hidden folders are
+    left out silently. Folder links are not followed, so a link loop cannot trap the walk.
     """
     report = skipped if skipped is not None else []
     for path in paths:
@@ -48,9 +48,9 @@ def iter_files(paths: Iterable[Path], skipped: list[Skipped] | None = None) -> I
         for folder, folders, names in os.walk(path, followlinks=False):
             here = Path(folder)
             for name in sorted(folders):
-                if name.startswith(".") or (here / name).is_symlink():
-                    report.append(Skipped(here / name, "hidden folder (name starts with a dot)" if name.startswith(".")
-                                          else "folder link (not followed)"))
+                # Hidden folders (.git, the library's .deleted) hold no documents: left out unreported.
+                if not name.startswith(".") and (here / name).is_symlink():
+                    report.append(Skipped(here / name, "folder link (not followed)"))
             folders[:] = sorted(n for n in folders if not n.startswith(".") and not (here / n).is_symlink())
             for name in sorted(names):
                 candidate = here / name
@@ -121,10 +121,12 @@ def load_document(path: Path, progress: Progress = no_progress, cache_dir: Path 
     ))
 
 
-def load_documents(paths: Iterable[Path], progress: Progress = no_progress,
-                   cache_dir: Path | None = None) -> tuple[list[Document], list[Skipped]]:
+def load_documents(paths: Iterable[Path], progress: Progress = no_progress, cache_dir: Path | None = None,
+                   pages: Callable[[Path, int, int], None] = lambda path, done, total: None,
+                   ) -> tuple[list[Document], list[Skipped]]:
     """Every readable document under `paths`, plus the files skipped with their reasons;
-    `progress(files done, files total)` after each file.
+    `progress(files done, files total)` after each file, `pages(file, done, total)` as a file's
+    slow pages (OCR) are read.
 
     Raises `MissingPath` for a path that does not exist.
     """
@@ -133,7 +135,7 @@ def load_documents(paths: Iterable[Path], progress: Progress = no_progress,
     files = list(iter_files(paths, skipped))
     for done, path in enumerate(files, 1):
         try:
-            documents.append(load_document(path, cache_dir=cache_dir))
+            documents.append(load_document(path, lambda done, total: pages(path, done, total), cache_dir))
         except UnreadableFile as exc:
             skipped.append(Skipped(path, str(exc)))
         progress(done, len(files))

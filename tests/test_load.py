@@ -59,7 +59,8 @@ def test_chinese_pdf_keeps_pages(tmp_path: Path) -> None:
     ("broken.pdf", b"%PDF-1.4\n this is not really a pdf", "PDF"),
     ("empty.txt", b"   \n\n", "no text"),
     ("blob.txt", b"\x00\x01\x02binary", "binary"),
-    ("table.xlsx", b"PK\x03\x04", "unsupported"),
+    ("table.xlsx", b"PK\x03\x04", "corrupt or unreadable Excel"),
+    ("slides.ppt", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64), "unsupported.*save it as PDF"),
     ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1") + b"\xff\xfe\xfd", "neither UTF-8"),
 ])
 def test_unreadable_files_raise_with_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:

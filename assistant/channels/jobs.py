@@ -156,6 +156,28 @@ Work = Callable[[Progress], str]
 """A job's work: reports through `Progress`, returns the outcome's message, raises to fail."""
 
 
+def new_record(kind: Literal["add", "remove", "reindex"], documents: list[str] | None = None,
+               errors: dict[str, str] | None = None) -> JobRecord:
+    return JobRecord(job_id=uuid.uuid4().hex[:16], kind=kind, documents=documents or [], errors=errors or {},
+                     owner=process_id())
+
+
+def execute(store: JobStore, record: JobRecord, work: Work) -> JobRecord:
+    """Run `work` as `record`'s job once no other job runs; the finished record."""
+    with store.exclusive():
+        progress = Progress(store, record)
+        progress.update(force=True, state="running", stage="starting", started_at=now())
+        try:
+            message = work(progress)
+        except Exception as exc:  # a job's failure is its record's, not the server's
+            logger.exception("job %s (%s) failed", record.job_id, record.kind)
+            progress.update(force=True, state="failed", stage="finished", finished_at=now(),
+                            message=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        else:
+            progress.update(force=True, state="done", stage="finished", finished_at=now(), message=message)
+        return progress.record
+
+
 class Jobs:
     """Runs jobs one at a time in a background thread of this process."""
 
@@ -165,25 +187,11 @@ class Jobs:
 
     def submit(self, kind: Literal["add", "remove", "reindex"], work: Work, documents: list[str] | None = None,
                errors: dict[str, str] | None = None) -> JobRecord:
-        record = JobRecord(job_id=uuid.uuid4().hex[:16], kind=kind, documents=documents or [],
-                           errors=errors or {}, owner=process_id())
+        record = new_record(kind, documents, errors)
         self.store.save(record)
         self.store.prune()
-        self._runner.submit(self._run, record, work)
+        self._runner.submit(execute, self.store, record, work)
         return record
-
-    def _run(self, record: JobRecord, work: Work) -> None:
-        with self.store.exclusive():
-            progress = Progress(self.store, record)
-            progress.update(force=True, state="running", stage="starting", started_at=now())
-            try:
-                message = work(progress)
-            except Exception as exc:  # a job's failure is its record's, not the server's
-                logger.exception("job %s (%s) failed", record.job_id, record.kind)
-                progress.update(force=True, state="failed", stage="finished", finished_at=now(),
-                                message=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-                return
-            progress.update(force=True, state="done", stage="finished", finished_at=now(), message=message)
 
     def shutdown(self) -> None:
         self._runner.shutdown(wait=False, cancel_futures=True)
