@@ -104,6 +104,7 @@ def citation(n: int, unit: Unit, document: Document) -> Citation:
         section=unit.hit.section, quote=unit.quote, spans=list(unit.spans),
         page=document.page_at(unit.spans[0][0]) if unit.spans else None, chunk_id=unit.hit.chunk_id,
         article=unit.hit.article, superseded=document.status == "superseded",
+        ocr=any(document.ocr_at(start) for start, _ in unit.spans),
     )
 
 

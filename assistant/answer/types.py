@@ -33,6 +33,8 @@ class Citation(BaseModel):
     chunk_id: str = Field(description="The chunk the quote was taken from.")
     article: str | None = Field(None, description="In a regulation, the article quoted (第十四条).")
     superseded: bool = Field(False, description="True when a later version of the document is loaded.")
+    ocr: bool = Field(False, description="True when the quote was read by OCR from a scanned page: check it "
+                                         "against the page before relying on a figure.")
 
 
 class Answer(BaseModel):
