@@ -212,11 +212,13 @@ def table_blocks(lines: list[Line], known_headers: frozenset[int] = frozenset())
                                     cells=tuple(row), header=names))
         rows.clear()
 
+    structured = False  # the format marked the header: rows are data, never a contents page
     for line in lines:
         cells = split_cells(line)
         if line.raw_start in known_headers or line.start in known_headers:
             flush()  # a new table begins
             header = cells
+            structured = True
             after_repeated_header = False
             blocks.append(Block("artefact", line.text, ((line.start, line.end),)))
             continue
@@ -228,7 +230,7 @@ def table_blocks(lines: list[Line], known_headers: frozenset[int] = frozenset())
             blocks.append(Block("artefact", line.text, ((line.start, line.end),)))
             after_repeated_header = True
             continue
-        if is_toc_row(cells):
+        if not structured and is_toc_row(cells):
             blocks.append(Block("artefact", line.text, ((line.start, line.end),)))
             continue
         if after_repeated_header and rows and not cells[0].text:

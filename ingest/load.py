@@ -74,7 +74,8 @@ def skip_reason(path: Path, root: Path) -> str | None:
 
 def find_titles(text: str) -> tuple[str | None, str | None]:
     """The first heading or title line, and an English title that follows it, if any."""
-    lines = [line.strip() for line in text.splitlines()[:60] if line.strip()]
+    # A table row (tab-separated cells, as a spreadsheet's header row) is no title.
+    lines = [line.strip() for line in text.splitlines()[:60] if line.strip() and "\t" not in line]
     title = None
     for index, line in enumerate(lines):
         candidate = line.lstrip("#").strip()

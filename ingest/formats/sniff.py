@@ -39,6 +39,9 @@ MAGIC = (
     (b"\x89PNG", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF8", ".gif"), (b"II*\x00", ".tif"),
     (b"MM\x00*", ".tif"), (b"BM", ".bmp"), (b"Rar!", ".rar"), (b"7z\xbc\xaf", ".7z"), (b"{\\rtf", ".rtf"),
 )
+OLE2_KINDS = (".doc", ".xls", ".wps", ".et", ".ppt")
+# An encrypted .docx or .xlsx is an OLE2 file holding this stream (directory names are UTF-16).
+ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
 
 
@@ -52,10 +55,18 @@ def sniff(head: bytes, name: str) -> str:
     `head` only), or `UnreadableFile` naming what the file is and what to do with it."""
     suffix = PurePath(name).suffix.lower()
     for magic, kind in MAGIC:
-        if head.startswith(magic):
+        # A BMP's bytes 6–9 are reserved zeros; a text file may well start with "BM" (a BMI column).
+        if head.startswith(magic) and (kind != ".bmp" or head[6:10] == bytes(4)):
             if kind == "pdf":
                 return "pdf"
-            seen = suffix if suffix in UNSUPPORTED_HINTS and kind == ".doc" else kind
+            if kind == ".doc" and ENCRYPTED in head:
+                raise UnreadableFile("password-protected (encrypted) Office file: open it, remove the password, "
+                                     "save it and add it again")
+            if kind == ".doc" and suffix in (".docx", ".xlsx"):
+                raise UnreadableFile(f"not a real {suffix} file: it is password-protected (encrypted), or an "
+                                     f"Office 97–2003 file renamed; remove the password, or save it as {suffix}, "
+                                     "and add it again")
+            seen = suffix if suffix in OLE2_KINDS and kind == ".doc" else kind
             raise refuse(seen, "content is " + {".doc": "an Office 97–2003 or WPS file"}.get(kind, kind[1:].upper()))
     if head.startswith(b"PK\x03\x04"):
         return office_kind(head, suffix)
