@@ -55,3 +55,51 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     raise UnreadableFile("text is neither UTF-8 nor GB18030/GBK")
+
+
+def one_line(text: str) -> str:
+    """Tabs and line breaks would make a cell or heading read as a table row or two lines."""
+    return " ".join(text.split())
+
+
+@dataclass
+class TextWriter:
+    """Builds a text in the cleaner's conventions block by block (blocks apart by a blank line),
+    noting where each table's header row starts."""
+
+    blocks: list[str] = field(default_factory=list)
+    table_headers: list[int] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, block: str) -> int:
+        start = self.size + (2 if self.blocks else 0)
+        self.blocks.append(block)
+        self.size = start + len(block)
+        return start
+
+    def heading(self, level: int, text: str) -> None:
+        if text := one_line(text):
+            self.add("#" * min(max(level, 1), 6) + " " + text)  # the cleaner reads at most six #s
+
+    def paragraph(self, text: str) -> None:
+        """Line breaks in `text` stay line breaks within the paragraph."""
+        if text := "\n".join(line for line in map(one_line, text.split("\n")) if line):
+            self.add(text)
+
+    def table(self, rows: list[list[str]]) -> None:
+        """The first row is the header; empty rows and empty outer columns are left out."""
+        cells = [[one_line(cell) for cell in row] for row in rows]
+        cells = [row for row in cells if any(row)]
+        if not cells:
+            return
+        first = min(next(i for i, cell in enumerate(row) if cell) for row in cells)
+        width = max(max(i for i, cell in enumerate(row) if cell) for row in cells) + 1 - first
+        if width < 2:  # a one-column table is a list: a line without a tab is no table row
+            for row in cells:
+                self.paragraph(row[first])
+            return
+        lines = ("\t".join((row[first:] + [""] * width)[:width]) for row in cells)
+        self.table_headers.append(self.add("\n".join(lines)))
+
+    def extracted(self) -> Extracted:
+        return Extracted("\n\n".join(self.blocks), table_headers=self.table_headers)

@@ -8,7 +8,6 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from openpyxl.utils.exceptions import InvalidFileException
 
-from ingest.formats.base import Extracted, Progress, UnreadableFile, decode_text
+from ingest.formats.base import Extracted, Progress, TextWriter, UnreadableFile, decode_text
 
 # What python-docx and openpyxl raise on a damaged file: a broken zip, a missing part, bad XML
 # (lxml's and ElementTree's parse errors are SyntaxErrors), values of the wrong type.
@@ -40,54 +39,6 @@ def corrupt(kind: str, exc: Exception) -> UnreadableFile:
     damaged = isinstance(exc, (PackageNotFoundError, zipfile.BadZipFile, zlib.error, EOFError))
     reason = "its zip container is truncated or damaged" if damaged else str(exc)
     return UnreadableFile(f"corrupt or unreadable {kind} file ({reason})")
-
-
-def one_line(text: str) -> str:
-    """Tabs and line breaks would make a cell or heading read as a table row or two lines."""
-    return " ".join(text.split())
-
-
-@dataclass
-class TextWriter:
-    """Builds a text in the cleaner's conventions block by block (blocks apart by a blank line),
-    noting where each table's header row starts."""
-
-    blocks: list[str] = field(default_factory=list)
-    table_headers: list[int] = field(default_factory=list)
-    size: int = 0
-
-    def add(self, block: str) -> int:
-        start = self.size + (2 if self.blocks else 0)
-        self.blocks.append(block)
-        self.size = start + len(block)
-        return start
-
-    def heading(self, level: int, text: str) -> None:
-        if text := one_line(text):
-            self.add("#" * min(max(level, 1), 6) + " " + text)  # the cleaner reads at most six #s
-
-    def paragraph(self, text: str) -> None:
-        """Line breaks in `text` stay line breaks within the paragraph."""
-        if text := "\n".join(line for line in map(one_line, text.split("\n")) if line):
-            self.add(text)
-
-    def table(self, rows: list[list[str]]) -> None:
-        """The first row is the header; empty rows and empty outer columns are left out."""
-        cells = [[one_line(cell) for cell in row] for row in rows]
-        cells = [row for row in cells if any(row)]
-        if not cells:
-            return
-        first = min(next(i for i, cell in enumerate(row) if cell) for row in cells)
-        width = max(max(i for i, cell in enumerate(row) if cell) for row in cells) + 1 - first
-        if width < 2:  # a one-column table is a list: a line without a tab is no table row
-            for row in cells:
-                self.paragraph(row[first])
-            return
-        lines = ("\t".join((row[first:] + [""] * width)[:width]) for row in cells)
-        self.table_headers.append(self.add("\n".join(lines)))
-
-    def extracted(self) -> Extracted:
-        return Extracted("\n\n".join(self.blocks), table_headers=self.table_headers)
 
 
 def read_docx(path: Path, progress: Progress) -> Extracted:

@@ -9,8 +9,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup, ParserRejectedMarkup
 from bs4.element import NavigableString, PreformattedString, Tag
 
-from ingest.formats.base import Extracted, Progress, UnreadableFile, decode_text
-from ingest.formats.office import TextWriter
+from ingest.formats.base import Extracted, Progress, TextWriter, UnreadableFile, decode_text
 
 NOISE = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe", "svg")
 INLINE = frozenset({"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i",
