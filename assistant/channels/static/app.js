@@ -6,7 +6,11 @@
 (() => {
   const LANG_KEY = "envqa.lang";
   const API_KEY = "envqa.apiKey"; // a server with ENVQA_API_KEYS asks for one; remembered in this browser
+  const ADMIN_KEY = "envqa.adminKey"; // for uploads and removals (ENVQA_API_ADMIN_KEYS), asked for separately
   const TIMEOUT_MS = 60000;
+  const UPLOAD_TIMEOUT_MS = 600000; // large files over a slow link
+  const JOB_POLL_MS = 500;
+  const JOB_BACKOFF_MS = 5000; // after a 429 or a dropped connection while following a job
 
   const TEXT = {
     zh: {
@@ -61,6 +65,53 @@
       httpStatus: (s) => `（HTTP ${s}）`,
       questionKept: "问题仍保留在输入框中。",
       emptyQuestion: "请先输入问题。",
+      // documents: upload, progress, delete
+      askAdminKey: "上传和删除文件需要管理员密钥（ENVQA_API_ADMIN_KEYS 中的一个），请输入：",
+      askAdminKeyAgain: "服务器不接受这个管理员密钥，请重新输入：",
+      uploadTitle: "添加文件",
+      dropHint: "把文件拖放到这里，或",
+      pickFiles: "选择文件…",
+      uploadFormats: "支持 .txt、.md、.pdf、.docx、.xlsx、.csv、.html，可一次选多个；扫描版 PDF 会自动识别文字（OCR）。上传和删除需要管理员密钥。",
+      jobsLabel: "上传和删除的进度",
+      jobUpload: (n) => `上传 ${n} 个文件`,
+      jobRemove: (title) => `删除《${title}》`,
+      fileSending: "正在上传……",
+      fileAdded: "已添加",
+      fileReplaced: "已替换同名文件",
+      fileDuplicate: (title) => `与《${title}》内容相同，未重复添加`,
+      fileIndexed: "已加入索引",
+      fileRejected: (why) => `未收录：${why}`,
+      fileUnreadable: (why) => `无法读取，已移出：${why}`,
+      fileNotSent: (why) => `未上传：${why}`,
+      jobSending: "正在上传……",
+      jobDeleting: "正在提交删除……",
+      jobNothing: "没有需要索引的新内容。",
+      jobNoneTaken: "没有文件被收录。",
+      jobDone: (message) => (message ? `完成：${message}` : "完成"),
+      jobFailed: (message) => (message ? `失败：${message}` : "失败"),
+      jobRequestFailed: (why) => `未能提交：${why}`,
+      jobLost: "找不到这个任务（服务器可能已重启）。",
+      jobFiles: (p) => `文件 ${p.done} / ${p.total}`,
+      jobChunks: (p) => `语义向量 ${p.done.toLocaleString("zh-CN")} / ${p.total.toLocaleString("zh-CN")} 段`,
+      jobProgress: "索引进度",
+      dismissJob: "关闭这条进度",
+      stage_waiting: "排队等候", stage_starting: "正在开始", "stage_reading files": "正在读取文件",
+      stage_embedding: "正在生成语义向量", stage_publishing: "正在发布新索引", stage_finished: "已结束",
+      adminKeyMissing: "没有输入管理员密钥",
+      writesDisabled: "服务器没有启用文件管理（未设置 ENVQA_API_ADMIN_KEYS）",
+      errUploadTooLarge: "文件太大，超过了上传上限",
+      err401: "需要密钥", err403: "密钥没有权限", err415: "文件类型不支持",
+      colKind: "类别",
+      colFormat: "格式",
+      colDates: "日期",
+      colActions: "操作",
+      ocrPages: (pages) => `第 ${pages} 页经 OCR 识别`,
+      datePublished: (date) => `发布 ${date}`,
+      dateModified: (date) => `文件修改 ${date}`,
+      deleteButton: "删除",
+      deleteLabel: (title) => `删除《${title}》`,
+      deleting: "正在删除…",
+      confirmDelete: (title) => `确定从文件库删除《${title}》吗？\n文件会移到语料目录的 .deleted 文件夹，索引随后重建。`,
     },
     en: {
       pageTitle: "envqa · Environmental compliance Q&A",
@@ -115,6 +166,56 @@
       httpStatus: (s) => ` (HTTP ${s})`,
       questionKept: "Your question is still in the box.",
       emptyQuestion: "Type a question first.",
+      // documents: upload, progress, delete
+      askAdminKey: "Adding and removing documents needs an admin key (one of ENVQA_API_ADMIN_KEYS). Enter it:",
+      askAdminKeyAgain: "The server did not accept that admin key. Enter it again:",
+      uploadTitle: "Add documents",
+      dropHint: "Drop files here, or",
+      pickFiles: "Choose files…",
+      uploadFormats: "Accepts .txt, .md, .pdf, .docx, .xlsx, .csv and .html, several at a time; scanned PDF pages are read by OCR. Adding and removing needs an admin key.",
+      jobsLabel: "Uploads and removals in progress",
+      jobUpload: (n) => (n === 1 ? "Upload: 1 file" : `Upload: ${n} files`),
+      jobRemove: (title) => `Removal: “${title}”`,
+      fileSending: "Uploading…",
+      fileAdded: "Added",
+      fileReplaced: "Replaced the file of the same name",
+      fileDuplicate: (title) => `Same content as “${title}”: not added again`,
+      fileIndexed: "Indexed",
+      fileRejected: (why) => `Not taken: ${why}`,
+      fileUnreadable: (why) => `Could not be read, set aside: ${why}`,
+      fileNotSent: (why) => `Not uploaded: ${why}`,
+      jobSending: "Uploading…",
+      jobDeleting: "Asking the server to remove it…",
+      jobNothing: "Nothing new to index.",
+      jobNoneTaken: "No file was taken.",
+      jobDone: (message) => (message ? `Done: ${message}` : "Done"),
+      jobFailed: (message) => (message ? `Failed: ${message}` : "Failed"),
+      jobRequestFailed: (why) => `Not sent: ${why}`,
+      jobLost: "The server no longer knows this job (it may have restarted).",
+      jobFiles: (p) => `files ${p.done} / ${p.total}`,
+      jobChunks: (p) => `passages embedded ${p.done.toLocaleString("en")} / ${p.total.toLocaleString("en")}`,
+      jobProgress: "Indexing progress",
+      dismissJob: "Dismiss this progress report",
+      stage_waiting: "Waiting", stage_starting: "Starting", "stage_reading files": "Reading files",
+      stage_embedding: "Embedding passages", stage_publishing: "Publishing the new index", stage_finished: "Finished",
+      adminKeyMissing: "No admin key was entered",
+      writesDisabled: "The server does not manage documents (ENVQA_API_ADMIN_KEYS is not set)",
+      errUploadTooLarge: "Too large: over the upload limit",
+      err401: "A key is needed", err403: "The key is not allowed to do this", err415: "Unsupported file type",
+      colKind: "Kind",
+      colFormat: "Format",
+      colDates: "Dates",
+      colActions: "Actions",
+      ocrPages: (pages) => `Read by OCR: page ${pages}`,
+      datePublished: (date) => `published ${date}`,
+      dateModified: (date) => `file changed ${date}`,
+      deleteButton: "Remove",
+      deleteLabel: (title) => `Remove “${title}”`,
+      deleting: "Removing…",
+      confirmDelete: (title) => `Remove “${title}” from the library?\nIts file is moved to the corpus's .deleted folder and the index is rebuilt.`,
+      "kind_法律": "Law", "kind_行政法规": "Administrative regulation", "kind_地方性法规": "Local regulation",
+      "kind_部门规章": "Departmental rule", "kind_司法解释": "Judicial interpretation", "kind_标准": "Standard",
+      "kind_政策文件": "Policy document", "kind_报告": "Report",
     },
   };
 
@@ -143,6 +244,7 @@
     langSwitch: $("lang-switch"), panel: $("panel"), panelTitle: $("panel-title"),
     panelMeta: $("panel-meta"), panelStatus: $("panel-status"), panelText: $("panel-text"),
     panelClose: $("panel-close"),
+    dropZone: $("drop-zone"), pickFiles: $("pick-files"), fileInput: $("file-input"), jobs: $("jobs"),
   };
 
   const state = {
@@ -157,12 +259,14 @@
     panelToken: 0,
     opener: null,
     turns: 0,
+    jobs: [], // uploads and removals shown in the documents view, newest first
+    deleting: new Map(), // doc_id -> its removal job, while it runs
   };
 
   class ApiError extends Error {
     constructor(kind, status = 0, message = "", hint = "") {
       super(message || kind);
-      this.kind = kind; // "network" | "timeout" | "http" | "bad_response"
+      this.kind = kind; // "network" | "timeout" | "http" | "bad_response" | "no_key"
       this.status = status;
       this.serverMessage = message;
       this.hint = hint;
@@ -213,6 +317,7 @@
     renderIndexStatus();
     renderPanelMeta();
     if (state.documentList) renderDocuments(state.documentList);
+    for (const job of state.jobs) renderJob(job);
   }
 
   function switchLanguage() {
@@ -260,7 +365,7 @@
     const key = options.apiKey || storedKey();
     const auth = key ? { Authorization: `Bearer ${key}` } : {};
     const controller = new AbortController();
-    const timer = window.setTimeout(() => controller.abort(), TIMEOUT_MS);
+    const timer = window.setTimeout(() => controller.abort(), options.timeoutMs || TIMEOUT_MS);
     try {
       let response;
       let payload = null;
@@ -337,7 +442,9 @@
     if (err.kind === "network") return t("errNetwork");
     if (err.kind === "timeout") return t("errTimeout");
     if (err.kind === "bad_response") return t("errBadResponse") + t("httpStatus", err.status);
-    const key = err.status >= 500 ? "err5xx" : ({ 404: "err404", 413: "err413", 422: "err422", 429: "err429" })[err.status] || "errOther";
+    const key = err.status >= 500 ? "err5xx"
+      : ({ 401: "err401", 403: "err403", 404: "err404", 413: "err413", 415: "err415", 422: "err422", 429: "err429" })[err.status]
+        || "errOther";
     return t(key) + t("httpStatus", err.status);
   }
 
@@ -650,6 +757,22 @@
     ui.documentsBody.replaceChildren(...documents.map(renderDocumentRow));
   }
 
+  function kindName(kind) {
+    return state.lang === "zh" ? kind : TEXT.en[`kind_${kind}`] || kind;
+  }
+
+  /** [1, 2, 3, 7] → "1–3, 7": a scanned PDF may have hundreds of OCR pages. */
+  function pageRanges(pages) {
+    const sorted = [...new Set(pages)].sort((a, b) => a - b);
+    const ranges = [];
+    for (const page of sorted) {
+      const last = ranges[ranges.length - 1];
+      if (last && page === last[1] + 1) last[1] = page;
+      else ranges.push([page, page]);
+    }
+    return ranges.map(([first, end]) => (first === end ? `${first}` : `${first}–${end}`)).join(", ");
+  }
+
   function renderDocumentRow(doc) {
     const row = el("tr");
     row.dataset.docId = doc.doc_id;
@@ -667,14 +790,396 @@
     const meta = el("span", "doc-meta");
     meta.append(el("span", "", doc.source), " · ", el("span", "", t("chars", doc.chars)));
     title.append(meta);
+
+    const kind = el("td", "doc-kind", doc.kind ? kindName(doc.kind) : "—");
+    const format = el("td", "doc-format");
+    format.append(el("span", "doc-type", String(doc.file_type || "").toUpperCase() || "—"));
+    const ocrPages = doc.ocr_pages || [];
+    if (ocrPages.length) {
+      const ocr = el("span", "tag doc-ocr", "OCR");
+      const described = t("ocrPages", pageRanges(ocrPages));
+      ocr.title = described;
+      format.append(" ", ocr, el("span", "visually-hidden", ` (${described})`));
+    }
+    const dates = el("td", "doc-dates");
+    if (doc.published) dates.append(el("span", "doc-date doc-published", t("datePublished", doc.published)));
+    if (doc.modified) dates.append(el("span", "doc-date doc-modified", t("dateModified", String(doc.modified).slice(0, 10))));
+    if (!dates.childNodes.length) dates.textContent = "—";
+
     const industries = el("td", "doc-industries");
     if (doc.industries.length) {
       for (const name of doc.industries) industries.append(el("span", "chip", name), " ");
     } else {
       industries.textContent = "—";
     }
-    row.append(title, industries, el("td", "num doc-chunks", doc.chunk_count));
+
+    const actions = el("td", "doc-actions");
+    const removing = state.deleting.has(doc.doc_id);
+    const remove = el("button", "doc-delete", t(removing ? "deleting" : "deleteButton"));
+    remove.type = "button";
+    remove.disabled = removing;
+    // the visible word first, then which document: each row's button is told apart by its name
+    remove.setAttribute("aria-label", removing ? `${t("deleting")} ${doc.title}` : t("deleteLabel", doc.title));
+    remove.addEventListener("click", () => removeDocument(doc));
+    actions.append(remove);
+    row.append(title, kind, format, dates, industries, el("td", "num doc-chunks", doc.chunk_count), actions);
     return row;
+  }
+
+  // ---- adding and removing documents ----------------------------------------------------
+
+  const sleep = (ms) => new Promise((resolve) => { window.setTimeout(resolve, ms); });
+
+  function storedAdminKey() {
+    try { return window.localStorage.getItem(ADMIN_KEY) || ""; } catch (_) { return ""; }
+  }
+
+  function rememberAdminKey(key) {
+    try {
+      if (key) window.localStorage.setItem(ADMIN_KEY, key);
+      else window.localStorage.removeItem(ADMIN_KEY);
+    } catch (_) { /* asked for again next time */ }
+  }
+
+  function askAdminKey(textKey) {
+    const key = (window.prompt(t(textKey), "") || "").trim();
+    if (!key) throw new ApiError("no_key");
+    return key;
+  }
+
+  // A 403 saying writes are disabled: the server has no ENVQA_API_ADMIN_KEYS, so no key would do.
+  const writesDisabled = (err) => err instanceof ApiError && err.status === 403 && /disabled/i.test(err.serverMessage);
+
+  /** A write with the admin key (asked for, apart from the reader's API key, when none is stored).
+   * A 401 or 403 asks once more: a mistyped, changed or reader-only key. A key the server let
+   * through is remembered; resolves to {payload, key}. */
+  async function adminRequest(url, options) {
+    let key = storedAdminKey() || askAdminKey("askAdminKey");
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const payload = await requestOnce(url, { ...options, apiKey: key });
+        rememberAdminKey(key);
+        return { payload, key };
+      } catch (err) {
+        if (!(err instanceof ApiError) || ![401, 403].includes(err.status)) {
+          // refusals the route itself gives (nothing taken, no such document) come after the key check
+          if (err instanceof ApiError && [404, 415].includes(err.status)) rememberAdminKey(key);
+          throw err;
+        }
+        rememberAdminKey("");
+        if (attempt > 0 || writesDisabled(err)) throw err;
+        key = askAdminKey("askAdminKeyAgain");
+      }
+    }
+  }
+
+  function errorText(err) {
+    if (!(err instanceof ApiError)) return t("errOther");
+    if (err.kind === "no_key") return t("adminKeyMissing");
+    if (writesDisabled(err)) return t("writesDisabled");
+    const title = err.kind === "http" && err.status === 413 ? t("errUploadTooLarge") + t("httpStatus", 413) : errorTitle(err);
+    return [title, errorDetail(err)].filter(Boolean).join(" — ");
+  }
+
+  // A 415 means no file was taken; its message names each file with its reason, as in
+  // "no file could be added: a.doc: why; b.png: why". The server replaces ':' in file names, so
+  // each part splits at its first ': '. A message of another shape is shown for every file.
+  function rejectionsOf(err, files) {
+    const [, list] = /^[^:]*: ([\s\S]*)$/.exec(err.serverMessage) || [];
+    const parts = list ? list.split(/; (?=[^;:]+: )/) : [];
+    const parsed = parts.map((part) => /^([^:]+): ([\s\S]+)$/.exec(part));
+    if (parts.length && parsed.every(Boolean)) return parsed.map(([, source, reason]) => ({ source, reason }));
+    const whole = errorText(err);
+    return files.map((file) => ({ source: file.name, reason: whole }));
+  }
+
+  // A job's card: its files and what became of each, then the job's stage and progress. Only the
+  // stage line is a live region (role=status), so a screen reader hears each stage and the outcome,
+  // not every count; the counts, percentage and bar are there to look at.
+  function newJob(kind, title) {
+    const job = { kind, title, files: [], phase: "sending", record: null, error: null, lost: false };
+    const card = el("li", "job");
+    const head = el("div", "job-head");
+    const heading = el("h3", "job-title");
+    heading.tabIndex = -1;
+    const dismiss = el("button", "job-dismiss", "×");
+    dismiss.type = "button";
+    dismiss.addEventListener("click", () => dismissJob(job));
+    head.append(heading, dismiss);
+    const files = el("ul", "job-files");
+    const status = el("p", "job-status");
+    status.setAttribute("role", "status");
+    const bar = el("progress", "job-bar");
+    bar.max = 100;
+    const detail = el("p", "job-detail");
+    card.append(head, files, status, bar, detail);
+    job.nodes = { card, heading, dismiss, files, status, bar, detail };
+    state.jobs.unshift(job);
+    ui.jobs.prepend(card);
+    renderJob(job);
+    return job;
+  }
+
+  function dismissJob(job) {
+    job.nodes.card.remove();
+    state.jobs = state.jobs.filter((shown) => shown !== job);
+    ui.pickFiles.focus();
+  }
+
+  function jobState(job) {
+    if (job.phase === "sending") return "sending";
+    if (job.phase === "refused" || job.phase === "rejected" || job.lost) return "failed";
+    if (job.phase === "nothing") return "done";
+    return job.record ? job.record.state : "queued";
+  }
+
+  function percentOf(record) {
+    if (!record) return null;
+    if (record.state === "done") return 100;
+    if (record.chunks_total > 0) return Math.min(100, Math.floor((100 * record.chunks_embedded) / record.chunks_total));
+    return null;
+  }
+
+  function stageName(stage) {
+    const key = `stage_${stage}`;
+    return TEXT[state.lang][key] || TEXT.en[key] || stage;
+  }
+
+  function titleOf(docId) {
+    const found = (state.documentList || []).find((doc) => doc.doc_id === docId);
+    return found ? found.title : docId;
+  }
+
+  /** [outcome, text] of one file of an upload. */
+  function fileOutcome(job, file) {
+    if (file.status === "sending") {
+      return job.phase === "refused" ? ["not_sent", t("fileNotSent", errorText(job.error))] : ["sending", t("fileSending")];
+    }
+    if (file.status === "rejected") return ["rejected", t("fileRejected", file.reason)];
+    if (file.status === "duplicate") return ["duplicate", t("fileDuplicate", titleOf(file.duplicateOf))];
+    const record = job.record;
+    const unreadable = record && record.errors ? record.errors[file.source] : "";
+    if (unreadable) return ["unreadable", t("fileUnreadable", unreadable)];
+    const text = t(file.status === "replaced" ? "fileReplaced" : "fileAdded");
+    return [file.status, record && record.state === "done" ? `${text} · ${t("fileIndexed")}` : text];
+  }
+
+  function jobFileItem(name, outcome, text) {
+    const item = el("li", "job-file");
+    item.dataset.outcome = outcome;
+    item.append(el("span", "job-file-name", name), " ", el("span", "job-file-outcome", text));
+    return item;
+  }
+
+  function renderJob(job) {
+    const { card, heading, dismiss, files, status, bar, detail } = job.nodes;
+    const record = job.record;
+    const current = jobState(job);
+    card.dataset.state = current;
+    card.setAttribute("aria-busy", String(current === "sending" || current === "queued" || current === "running"));
+    heading.textContent = job.kind === "remove" ? t("jobRemove", job.title) : t("jobUpload", job.files.length);
+    dismiss.hidden = !["done", "failed"].includes(current);
+    dismiss.setAttribute("aria-label", t("dismissJob"));
+
+    const items = job.files.map((file) => jobFileItem(file.source, ...fileOutcome(job, file)));
+    const known = new Set(job.files.map((file) => file.source));
+    for (const [name, why] of Object.entries((record && record.errors) || {})) {
+      if (!known.has(name)) items.push(jobFileItem(name, "unreadable", t("fileUnreadable", why)));
+    }
+    files.replaceChildren(...items);
+    files.hidden = !items.length;
+
+    let line;
+    if (job.phase === "sending") line = t(job.kind === "remove" ? "jobDeleting" : "jobSending");
+    else if (job.phase === "refused") line = t("jobRequestFailed", errorText(job.error));
+    else if (job.phase === "rejected") line = t("jobNoneTaken");
+    else if (job.phase === "nothing") line = t("jobNothing");
+    else if (job.lost) line = job.error ? errorText(job.error) : t("jobLost");
+    else if (!record || record.state === "queued") line = stageName("waiting");
+    else if (record.state === "done") line = t("jobDone", record.message);
+    else if (record.state === "failed") line = t("jobFailed", record.message);
+    else line = stageName(record.stage);
+    if (status.textContent !== line) status.textContent = line; // unchanged text is not announced again
+
+    const following = job.phase === "following" || job.phase === "finished";
+    const percent = percentOf(record);
+    bar.hidden = !(job.phase === "sending" || following) || current === "failed";
+    bar.setAttribute("aria-label", t("jobProgress"));
+    if (percent === null) bar.removeAttribute("value"); // indeterminate: nothing to count yet
+    else bar.value = percent;
+    const parts = [];
+    if (following && record) {
+      if (record.files_total > 0) parts.push(t("jobFiles", { done: record.files_done, total: record.files_total }));
+      if (record.chunks_total > 0) parts.push(t("jobChunks", { done: record.chunks_embedded, total: record.chunks_total }));
+      if (percent !== null) parts.push(`${percent}%`);
+    }
+    detail.textContent = parts.join(" · ");
+    detail.hidden = !parts.length;
+  }
+
+  function showRecord(job, record) {
+    job.record = record;
+    renderJob(job);
+  }
+
+  const finishedRecord = (record) => record.state === "done" || record.state === "failed";
+
+  // Following a job. Its progress streams as server-sent events, but an EventSource cannot send an
+  // Authorization header, so on a server with ENVQA_API_KEYS the stream answers 401. The page
+  // listens to the stream only while it reads without a key (none stored: this server's reads are
+  // open), and otherwise, or as soon as the stream fails, polls GET /api/jobs/{id} every JOB_POLL_MS
+  // with the admin key (an admin key also reads). Polling is counted by the per-client rate limit:
+  // after a 429 or a dropped connection it waits JOB_BACKOFF_MS and goes on.
+  async function followJob(job, jobId, key) {
+    if (!storedKey() && typeof window.EventSource === "function") {
+      const record = await streamJob(job, jobId);
+      if (record) return record;
+    }
+    return pollJob(job, jobId, key);
+  }
+
+  function streamJob(job, jobId) {
+    return new Promise((resolve) => {
+      const source = new EventSource(`/api/jobs/${encodeURIComponent(jobId)}/events`);
+      const take = (event) => {
+        let record;
+        try { record = JSON.parse(event.data); } catch (_) { return; }
+        showRecord(job, record);
+        if (finishedRecord(record)) {
+          source.close(); // before the server closes the stream, which the browser would reopen
+          resolve(record);
+        }
+      };
+      for (const name of ["progress", "done", "failed"]) source.addEventListener(name, take);
+      source.addEventListener("error", () => {
+        source.close();
+        resolve(null); // polling picks up from where the job is now
+      });
+    });
+  }
+
+  async function pollJob(job, jobId, key) {
+    let failures = 0;
+    for (;;) {
+      let record;
+      try {
+        record = await requestOnce(`/api/jobs/${encodeURIComponent(jobId)}`, { apiKey: key });
+      } catch (err) {
+        const lost = err instanceof ApiError && (err.status === 404 || err.status === 401 || err.status === 403);
+        if (!(err instanceof ApiError && err.status === 429)) failures += 1;
+        if (lost || failures > 12) {
+          job.lost = true;
+          job.error = err.status === 404 ? null : err;
+          renderJob(job);
+          return null;
+        }
+        await sleep(JOB_BACKOFF_MS);
+        continue;
+      }
+      failures = 0;
+      showRecord(job, record);
+      if (finishedRecord(record)) return record;
+      await sleep(JOB_POLL_MS);
+    }
+  }
+
+  // The worker that ran the job serves its index at once, the others within ENVQA_INDEX_RELOAD_S:
+  // reload the list until it shows the job's outcome, a few times at most.
+  async function refreshDocuments(shows) {
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      state.documents = null;
+      state.texts.clear();
+      let documents;
+      try {
+        documents = await loadDocuments();
+      } catch (err) {
+        ui.documentsStatus.textContent = `${errorTitle(err)} ${errorDetail(err)}`.trim();
+        return;
+      }
+      renderDocuments(documents);
+      if (shows(documents)) return;
+      await sleep(500);
+    }
+  }
+
+  async function uploadFiles(chosen) {
+    const files = Array.from(chosen || []);
+    if (!files.length) return;
+    const job = newJob("add", "");
+    job.files = files.map((file) => ({ source: file.name, status: "sending" }));
+    renderJob(job);
+    const body = new FormData();
+    for (const file of files) body.append("files", file, file.name);
+    let accepted;
+    let key;
+    try {
+      ({ payload: accepted, key } = await adminRequest("/api/documents", {
+        method: "POST", body, timeoutMs: UPLOAD_TIMEOUT_MS,
+      }));
+    } catch (err) {
+      if (err instanceof ApiError && err.kind === "http" && err.status === 415) {
+        job.files = rejectionsOf(err, files).map(({ source, reason }) => ({ source, status: "rejected", reason }));
+        job.phase = "rejected";
+      } else {
+        job.error = err;
+        job.phase = "refused";
+      }
+      renderJob(job);
+      return;
+    }
+    // The names the server keeps (sanitised), each with what became of it.
+    job.files = [
+      ...(accepted.documents || []).map((doc) => ({
+        source: doc.source, status: doc.status, docId: doc.doc_id, duplicateOf: doc.duplicate_of,
+      })),
+      ...(accepted.rejected || []).map((file) => ({ source: file.source, status: "rejected", reason: file.error })),
+    ];
+    if (!accepted.job_id) {
+      job.phase = "nothing";
+      renderJob(job);
+      return;
+    }
+    job.phase = "following";
+    renderJob(job);
+    const record = await followJob(job, accepted.job_id, key);
+    job.phase = "finished";
+    renderJob(job);
+    if (!record) return;
+    const errors = record.errors || {};
+    const expected = job.files.filter((file) => ["added", "replaced"].includes(file.status) && !errors[file.source]);
+    await refreshDocuments((documents) => record.state !== "done"
+      || expected.every((file) => documents.some((doc) => doc.doc_id === file.docId)));
+  }
+
+  async function removeDocument(doc) {
+    if (state.deleting.has(doc.doc_id)) return;
+    if (!window.confirm(t("confirmDelete", doc.title))) return;
+    const job = newJob("remove", doc.title);
+    state.deleting.set(doc.doc_id, job);
+    if (state.documentList) renderDocuments(state.documentList);
+    job.nodes.heading.focus(); // the row's button is disabled now; the card tells what happens
+    try {
+      const { payload, key } = await adminRequest(`/api/documents/${encodeURIComponent(doc.doc_id)}`, { method: "DELETE" });
+      job.phase = "following";
+      renderJob(job);
+      const record = await followJob(job, payload.job_id, key);
+      job.phase = "finished";
+      renderJob(job);
+      if (record) {
+        await refreshDocuments((documents) => record.state !== "done" || !documents.some((d) => d.doc_id === doc.doc_id));
+      }
+    } catch (err) {
+      job.error = err;
+      job.phase = "refused";
+      renderJob(job);
+    } finally {
+      state.deleting.delete(doc.doc_id);
+      if (state.documentList) renderDocuments(state.documentList);
+    }
+  }
+
+  function hasFiles(event) {
+    return Boolean(event.dataTransfer) && Array.from(event.dataTransfer.types || []).includes("Files");
   }
 
   // ---- views ----------------------------------------------------------------------------
@@ -712,6 +1217,39 @@
     if (event.key === "Escape" && !ui.panel.hidden) closePanel();
   });
   window.addEventListener("hashchange", () => route(true));
+
+  ui.pickFiles.addEventListener("click", () => ui.fileInput.click());
+  ui.fileInput.addEventListener("change", () => {
+    const files = Array.from(ui.fileInput.files || []);
+    ui.fileInput.value = ""; // the same file can be chosen again
+    uploadFiles(files);
+  });
+  for (const name of ["dragenter", "dragover"]) {
+    ui.dropZone.addEventListener(name, (event) => {
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      ui.dropZone.classList.add("dragging");
+    });
+  }
+  ui.dropZone.addEventListener("dragleave", (event) => {
+    if (!ui.dropZone.contains(event.relatedTarget)) ui.dropZone.classList.remove("dragging");
+  });
+  ui.dropZone.addEventListener("drop", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    ui.dropZone.classList.remove("dragging");
+    uploadFiles(event.dataTransfer.files);
+  });
+  // A file dropped beside the zone would make the browser leave the page to show it.
+  window.addEventListener("dragover", (event) => {
+    if (!hasFiles(event) || ui.dropZone.contains(event.target)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "none";
+  });
+  window.addEventListener("drop", (event) => {
+    if (hasFiles(event) && !ui.dropZone.contains(event.target)) event.preventDefault();
+  });
 
   applyLanguage();
   route(false);
