@@ -120,6 +120,8 @@ def test_unsupported_and_oversized_files_are_refused_per_file(library: tuple[Tes
     refused = client.post("/api/documents", headers=ADMIN, files=[("files", ("旧格式.doc", legacy_word))])
     assert refused.status_code == 415
     assert ".docx" in refused.json()["error"]["message"]
+    [rejected] = refused.json()["error"]["rejected"]
+    assert rejected["source"] == "旧格式.doc" and ".docx" in rejected["error"]
     mixed = client.post("/api/documents", headers=ADMIN, files=[
         ("files", ("扫描件.png", b"\x89PNG\r\n\x1a\n" + bytes(100))), ("files", ("通知.md", NOTICE.encode()))])
     assert mixed.status_code == 202

@@ -31,7 +31,7 @@ from assistant.channels.answering import Answering
 from assistant.channels.library import Rebuild
 from assistant.channels.state import open_state
 from assistant.search.retrieve import Filters, SearchHit
-from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong
+from envqa.core.errors import BodyTooLarge, EnvqaError, NotFound, QuestionTooLong, UnsupportedUpload
 from envqa.core.logs import install_redaction
 from envqa.core.settings import Settings
 from index.store import current_version
@@ -107,16 +107,18 @@ class Health(BaseModel):
                                                "build is still embedding (search is then mostly lexical).")
 
 
-def error_body(status: int, code: str, message: str, hint: str = "") -> JSONResponse:
-    """The one error shape: {"error": {"status", "code", "message", "hint"}}."""
-    return JSONResponse({"error": {"status": status, "code": code, "message": message, "hint": hint}},
+def error_body(status: int, code: str, message: str, hint: str = "", **more: Any) -> JSONResponse:
+    """The one error shape: {"error": {"status", "code", "message", "hint"}}, and what an error of
+    one kind adds (an upload's rejected files)."""
+    return JSONResponse({"error": {"status": status, "code": code, "message": message, "hint": hint, **more}},
                         status_code=status)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EnvqaError)
     async def envqa_error(request: Request, exc: EnvqaError) -> JSONResponse:
-        response = error_body(exc.status, exc.code, exc.message, exc.hint)
+        more = {"rejected": exc.rejected} if isinstance(exc, UnsupportedUpload) else {}
+        response = error_body(exc.status, exc.code, exc.message, exc.hint, **more)
         if exc.status == 401:
             response.headers["www-authenticate"] = "Bearer"
         return response

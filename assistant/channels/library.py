@@ -98,7 +98,8 @@ def router(settings: Settings, rebuild: Rebuild | None, refresh: Callable[[], No
         kept = [a for a in added if a.status != "duplicate"]
         if not added:
             raise UnsupportedUpload("no file could be added: " + "; ".join(f"{r.source}: {r.error}" for r in rejected),
-                                    hint="add .txt .md .pdf .docx .xlsx .csv or .html files")
+                                    hint="add .txt .md .pdf .docx .xlsx .csv or .html files",
+                                    rejected=[{"source": r.source, "error": r.error} for r in rejected])
         record = start("add", [a.path for a in kept if a.path], [a.doc_id for a in kept],
                        {r.source: r.error for r in rejected}) if kept else None
         return JobAccepted(job_id=record.job_id if record else None, documents=[shown(a) for a in added],

@@ -71,7 +71,12 @@ class Unauthorized(EnvqaError):
 
 
 class UnsupportedUpload(EnvqaError):
-    """Nothing in an upload could be kept: every file unsupported, empty or too large."""
+    """Nothing in an upload could be kept: every file unsupported, empty or too large. The error
+    body lists them: `"rejected": [{"source", "error"}]`."""
 
     status = 415
     code = "unsupported_upload"
+
+    def __init__(self, message: str, hint: str = "", rejected: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message, hint)
+        self.rejected = rejected or []

@@ -264,12 +264,13 @@
   };
 
   class ApiError extends Error {
-    constructor(kind, status = 0, message = "", hint = "") {
+    constructor(kind, status = 0, message = "", hint = "", rejected = null) {
       super(message || kind);
       this.kind = kind; // "network" | "timeout" | "http" | "bad_response" | "no_key"
       this.status = status;
       this.serverMessage = message;
       this.hint = hint;
+      this.rejected = rejected; // a 415's files, each with why it was not taken
     }
   }
 
@@ -381,7 +382,8 @@
       }
       if (!response.ok) {
         const error = payload && payload.error ? payload.error : {};
-        throw new ApiError("http", response.status, error.message || "", error.hint || "");
+        throw new ApiError("http", response.status, error.message || "", error.hint || "",
+          Array.isArray(error.rejected) ? error.rejected : null);
       }
       if (payload === null) throw new ApiError("bad_response", response.status);
       return payload;
@@ -881,14 +883,11 @@
     return [title, errorDetail(err)].filter(Boolean).join(" — ");
   }
 
-  // A 415 means no file was taken; its message names each file with its reason, as in
-  // "no file could be added: a.doc: why; b.png: why". The server replaces ':' in file names, so
-  // each part splits at its first ': '. A message of another shape is shown for every file.
+  // A 415 means no file was taken; its body lists each file with its reason.
   function rejectionsOf(err, files) {
-    const [, list] = /^[^:]*: ([\s\S]*)$/.exec(err.serverMessage) || [];
-    const parts = list ? list.split(/; (?=[^;:]+: )/) : [];
-    const parsed = parts.map((part) => /^([^:]+): ([\s\S]+)$/.exec(part));
-    if (parts.length && parsed.every(Boolean)) return parsed.map(([, source, reason]) => ({ source, reason }));
+    if (err.rejected && err.rejected.length) {
+      return err.rejected.map(({ source, error }) => ({ source, reason: error }));
+    }
     const whole = errorText(err);
     return files.map((file) => ({ source: file.name, reason: whole }));
   }
