@@ -41,6 +41,7 @@
       sourcesTitle: "来源（点击查看原文）",
       citeLabel: (n) => `来源 ${n}，查看原文`,
       pageN: (n) => `第 ${n} 页`,
+      fromOcr: "OCR 识别，请对照原件核实",
       noEvidenceBadge: "未找到依据",
       closestTitle: "最接近的文件（点击查看原文）：",
       noEvidenceTip: "可以换个说法、放宽行业筛选，或在文件库中查看原文。",
@@ -142,6 +143,7 @@
       sourcesTitle: "Sources (click to see the document)",
       citeLabel: (n) => `Source ${n}, show in the document`,
       pageN: (n) => `page ${n}`,
+      fromOcr: "read by OCR: check against the scan",
       noEvidenceBadge: "No evidence found",
       closestTitle: "Closest documents (click to read):",
       noEvidenceTip: "Try rephrasing, widening the industry filter, or reading the documents view.",
@@ -612,6 +614,7 @@
     const where = el("span", "source-section");
     if (citation.section) where.append(el("span", "", citation.section));
     if (citation.page) where.append(translated("span", "source-page", "pageN", citation.page));
+    if (citation.ocr) where.append(translated("span", "source-ocr", "fromOcr"));
     if (where.childNodes.length) body.append(where);
     const quote = el("span", "source-quote", citation.quote);
     quote.lang = "zh-CN";
@@ -706,6 +709,7 @@
     const parts = [`[${citation.n}]`];
     if (citation.section) parts.push(citation.section);
     if (citation.page) parts.push(t("pageN", citation.page));
+    if (citation.ocr) parts.push(t("fromOcr"));
     ui.panelMeta.textContent = parts.join(" · ");
   }
 
