@@ -220,9 +220,16 @@ def complete(units: Sequence[Unit], needs: Requirements) -> bool:
         return False
     if needs.wants_rate and not any(RATE.search(s) for s in statements):
         return False
-    if any(not any(gives_unit(s, unit) for s in statements) for unit in needs.units if unit != "article"):
+    measured = [with_unit(u) for u in units]
+    if any(not any(gives_unit(s, unit) for s in measured) for unit in needs.units if unit != "article"):
         return False
     return not needs.wants_quantity or any(NUMBER.search(s) for s in statements)
+
+
+def with_unit(unit: Unit) -> str:
+    """The statement, and for a table row the caption above it: a table states its numbers' unit
+    once, in the caption (「表1 … 单位：mg/m3」) or the header, not in every row."""
+    return f"{unit.statement} {unit.hit.section}" if unit.hit.kind == "table_row" else unit.statement
 
 
 def gives_what_is_asked(statement: str, needs: Requirements) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from assistant.answer.answerability import (
     Requirements,
     gives_what_is_asked,
+    with_unit,
     requirements,
 )
 from assistant.answer.statements import (
@@ -46,7 +47,7 @@ def unit_score(unit: Unit, terms: Sequence[str], analysis: QueryAnalysis, needs:
         score += 0.15
     if "numeric" in analysis.kinds and NUMBER.search(unit.statement):
         score += 0.15
-    if needs is not None and gives_what_is_asked(unit.statement, needs):
+    if needs is not None and gives_what_is_asked(with_unit(unit), needs):
         score += 0.3
     if unit.hit.doc_id in analysis.documents:
         score += 0.3  # the question names this document: its clauses answer before others that mention it
