@@ -162,3 +162,38 @@ def test_job_progress_streams_as_server_sent_events(library: tuple[TestClient, S
     assert client.get("/api/jobs").json()["jobs"][0]["job_id"] == job_id
     assert client.get("/api/jobs/nope").status_code == 404
     assert client.get("/api/jobs/nope/events").status_code == 404
+
+
+def test_an_uploaded_limit_table_and_scanned_page_answer_with_their_rows_and_say_ocr(
+        library: tuple[TestClient, Settings], tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    from tests.test_formats_pdf import FONT, scanned_page
+
+    client, _ = library
+    style = ParagraphStyle("zh", fontName=FONT, fontSize=10.5, leading=16, wordWrap="CJK")
+    limits = [["污染物项目", "燃煤锅炉", "燃油锅炉", "燃气锅炉"], ["颗粒物", "80", "60", "30"],
+              ["二氧化硫", "400", "300", "100"]]
+    standard = tmp_path / "锅炉标准.pdf"
+    SimpleDocTemplate(str(standard), pagesize=A4).build([
+        Paragraph("4.2 在用锅炉执行表1规定的大气污染物排放限值。", style),
+        Paragraph("表1 在用锅炉大气污染物排放浓度限值 单位：mg/m3", style),
+        Table(limits, style=TableStyle([("FONT", (0, 0), (-1, -1), FONT, 10.5),
+                                        ("GRID", (0, 0), (-1, -1), 0.5, "black")]))])
+    scan = tmp_path / "扫描件.pdf"
+    scanned_page("第九条 企业应当在每年三月三十一日前向社会公开上一年度的铝土矿尾矿库渗滤液监测数据。").save(scan)
+    accepted = client.post("/api/documents", headers=ADMIN, files=[
+        ("files", (standard.name, standard.read_bytes())), ("files", (scan.name, scan.read_bytes()))]).json()
+    assert finished(client, accepted["job_id"])["state"] == "done"
+    assert client.get("/api/documents/扫描件").json()["ocr_pages"] == [1]
+
+    answer = client.post("/api/chat", json={"question": "在用燃煤锅炉颗粒物排放浓度限值是多少？"}).json()
+    assert answer["status"] == "answered", answer
+    first = answer["citations"][0]
+    assert first["doc_id"] == "锅炉标准" and first["quote"].split() == ["颗粒物", "80", "60", "30"] and not first["ocr"]
+    assert "燃煤锅炉：80" in answer["answer"]
+    answer = client.post("/api/chat", json={"question": "铝土矿尾矿库渗滤液监测数据何时公开？"}).json()
+    assert answer["status"] == "answered", answer
+    assert answer["citations"][0]["doc_id"] == "扫描件" and answer["citations"][0]["ocr"] is True
