@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from assistant.answer.answerability import answers_fully, requirements, supporting
@@ -11,6 +11,7 @@ from assistant.answer.compose import select
 from assistant.answer.generate import ExtractiveGenerator, Generator
 from assistant.answer.statements import units_for
 from assistant.answer.types import CLOSEST, REFUSAL, Answer
+from assistant.search.followup import Turn, resolve
 from assistant.search.retrieve import Filters, Retriever
 
 RETRIEVE_K = 8
@@ -25,8 +26,16 @@ class Assistant:
         self.generator = generator or ExtractiveGenerator()
         self.tokenize = retriever.index.sparse.tokenizer
 
-    def ask(self, question: str, filters: Filters | None = None) -> Answer:
+    def ask(self, question: str, filters: Filters | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """Answer `question`; after `history` (earlier (question, answer) pairs of the same
+        conversation, oldest first) a follow-up is first resolved into the question it stands for."""
         timings: dict[str, float] = {}
+        with timed(timings, "resolve_ms"):
+            resolved = resolve(question, history) if history else question
+        answer = self.answer(resolved, filters, timings)
+        return answer.model_copy(update={"question": question, "resolved_question": resolved})
+
+    def answer(self, question: str, filters: Filters | None, timings: dict[str, float]) -> Answer:
         with timed(timings, "retrieve_ms"):
             analysis, hits = self.retriever.search_analysed(question, k=RETRIEVE_K, filters=filters)
         documents = self.retriever.index.documents

@@ -50,3 +50,5 @@ class Answer(BaseModel):
     closest_documents: list[str] = Field(default_factory=list,
                                          description="For no_evidence: titles of the nearest documents.")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Time spent per stage.")
+    resolved_question: str | None = Field(None, description="For a follow-up, the standalone question it was "
+                                                            "taken to ask (what was searched); else the question.")
