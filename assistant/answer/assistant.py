@@ -11,8 +11,9 @@ from assistant.answer.compose import select
 from assistant.answer.generate import ExtractiveGenerator, Generator
 from assistant.answer.statements import units_for
 from assistant.answer.types import CLOSEST, REFUSAL, Answer
-from assistant.search.followup import Turn, resolve
+from assistant.answer.followup import Turn, resolve
 from assistant.search.retrieve import Filters, Retriever
+from assistant.search.translate import translate
 
 RETRIEVE_K = 8
 CLOSEST_DOCUMENTS = 3
@@ -31,7 +32,7 @@ class Assistant:
         conversation, oldest first) a follow-up is first resolved into the question it stands for."""
         timings: dict[str, float] = {}
         with timed(timings, "resolve_ms"):
-            resolved = resolve(question, history) if history else question
+            resolved = resolve(question, history, self.english_words) if history else question
         answer = self.answer(resolved, filters, timings)
         return answer.model_copy(update={"question": question, "resolved_question": resolved})
 
@@ -52,6 +53,10 @@ class Assistant:
             return self.refusal(question, analysis.language, [h.doc_title for h in hits], timings)
         return Answer(question=question, answer=text, status="answered", language=analysis.language,
                       citations=citations, timings_ms=timings)
+
+    def english_words(self, text: str) -> str:
+        """Chinese corpus words for English text (a follow-up's "What about steel?")."""
+        return " ".join(translate(text, self.retriever.index.lexicon))
 
     @staticmethod
     def refusal(question: str, language: str, titles: list[str], timings: dict[str, float]) -> Answer:

@@ -52,3 +52,5 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Time spent per stage.")
     resolved_question: str | None = Field(None, description="For a follow-up, the standalone question it was "
                                                             "taken to ask (what was searched); else the question.")
+    conversation_id: str | None = Field(None, description="The conversation this answer belongs to (the API): "
+                                                          "send it with the next question to ask a follow-up.")

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -28,6 +29,7 @@ from assistant.answer.types import Answer
 from assistant.channels import library, web, wechat
 from assistant.channels.access import Access
 from assistant.channels.answering import Answering
+from assistant.channels.conversations import Conversations
 from assistant.channels.library import Rebuild
 from assistant.channels.state import open_state
 from assistant.search.retrieve import Filters, SearchHit
@@ -42,11 +44,24 @@ logger = logging.getLogger(__name__)
 UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
+class PriorTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(max_length=2000)
+    answer: str = Field("", max_length=20000)
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, description="The question, in Chinese or English.")
     filters: Filters | None = Field(None, description="Restrict evidence to an industry or a document.")
+    conversation_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$", description="Continue this "
+                                        "conversation: the server keeps its last turns (ENVQA_API_CONVERSATION_TURNS, "
+                                        "for ENVQA_API_CONVERSATION_TTL_S after the last question), and a follow-up "
+                                        "is resolved against them. The answer names the id to send next time.")
+    history: list[PriorTurn] | None = Field(None, max_length=20, description="Or: the earlier turns, oldest first, "
+                                            "kept by the client; used instead of a stored conversation.")
 
     @field_validator("question")
     @classmethod
@@ -326,6 +341,7 @@ def create_app(settings: Settings, assistant: Assistant,
         return loaded
 
     answering = Answering(settings.api.answer_threads or os.cpu_count() or 1)
+    conversations = Conversations(shared, settings.api.conversation_turns, settings.api.conversation_ttl_s)
     reader = [Depends(access.reader())]
     # Every route that changes what the service holds depends on this: an admin key, and a 403
     # naming ENVQA_API_ADMIN_KEYS while none is configured.
@@ -338,9 +354,15 @@ def create_app(settings: Settings, assistant: Assistant,
             raise QuestionTooLong(f"question has {len(body.question)} characters; the limit is "
                                   f"{settings.api.max_question_chars}", hint="ask a shorter question")
         loaded = current()
-        answer: Answer = await anyio.to_thread.run_sync(loaded.ask, body.question, body.filters,
-                                                        limiter=answering.limiter())
-        return answer
+        owner = access.limit_key(request) if request.headers.get("authorization") else ""
+        conversation = body.conversation_id or (None if body.history is not None else uuid.uuid4().hex)
+        history = ([(t.question, t.answer) for t in body.history] if body.history is not None
+                   else conversations.history(body.conversation_id, owner) if body.conversation_id else [])
+        answer: Answer = await anyio.to_thread.run_sync(
+            lambda: loaded.ask(body.question, body.filters, history), limiter=answering.limiter())
+        if conversation is not None:
+            conversations.add(conversation, (answer.resolved_question or body.question, answer.answer), owner)
+        return answer.model_copy(update={"conversation_id": conversation})
 
     @app.get("/api/search", response_model=SearchResponse,
              dependencies=reader, summary="Hybrid search over clauses")

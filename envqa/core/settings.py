@@ -79,6 +79,10 @@ class ApiSettings(Section):
     header_timeout_s: float = Field(10.0, gt=0, description="Seconds a client may take to send a request's "
                                     "headers before the connection is closed (slow-header guard).")
     keep_alive_s: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    conversation_turns: int = Field(6, ge=1, le=50, description="Turns of a conversation the server keeps to "
+                                    "resolve follow-up questions against.")
+    conversation_ttl_s: float = Field(3600.0, gt=0, description="Seconds a conversation is kept after its last "
+                                      "question.")
     answer_threads: int = Field(0, ge=0, description="Questions and searches worked on at once per process (they "
                                 "hold the GIL); the rest wait their turn. 0: the number of cores.")
 

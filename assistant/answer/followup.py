@@ -1,0 +1,194 @@
+"""Follow-up questions made standalone before retrieval, without a language model.
+
+Managers ask in threads: 「焦化企业超低排放改造依据哪个文件？」, then 「那钢铁呢？」, then
+「它要求哪年完成？」. A follow-up is resolved against the turn before it (itself resolved) into the
+question it stands for, which is what retrieval and the answer see:
+
+- **Constraints carried, the named ones replaced.** A question pins its answer by slots: the
+  document (《title》), the article (第十四条), the industry, the place and the year. A follow-up
+  that names a slot's value (「那钢铁呢？」, "What about Jiangsu?", 「第十四条呢？」, 「2025年呢？」)
+  takes the previous question and swaps that slot's value; a slot it does not name keeps the
+  previous value.
+- **Pronouns resolved to the previous subject.** 「它」, 「该条例」, 「这个文件」, "it", "that law"
+  stand for the document the previous answer rests on (its first cited 《title》, of the kind the
+  pronoun names when it names one), else the one the previous question named.
+- **A short question without a subject of its own** (「罚款多少？」) is asked of the previous one's
+  subject: the previous question's slots are put before it.
+- A question that names its own subject and uses no pronoun stands alone and is left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from assistant.answer.places import divisions
+from ingest.identifiers import INDUSTRY_KEYWORDS
+
+Turn = tuple[str, str]
+"""A previous (question, answer) pair, oldest first."""
+
+MAX_TURNS = 4
+"""Turns looked back over: a thread's subject is set within its last few turns."""
+
+TITLE = re.compile(r"《[^《》]{2,60}》")
+ARTICLE = re.compile(r"第[零〇一二三四五六七八九十百千\d]+条(?:之[一二三四五六七八九十]+)?(?:第[一二三四五六七八九十\d]+款)?")
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}年?(?!\d)")
+# 「那钢铁呢？」「还有江苏的呢」「焦化怎么样」: a follow-up that only names what changes.
+ELLIPSIS_ZH = re.compile(r"^(?:那么?|那|还有|另外|再看看|如果是|换成)?\s*(?P<focus>.{1,30}?)\s*(?:的呢|呢|怎么样|如何|又如何|的情况呢)\s*[？?。]?$")
+ELLIPSIS_EN = re.compile(r"^(?:and|but|so)?\s*(?:what|how)\s+about\s+(?P<focus>.+?)\s*[?.]?$|^and\s+(?P<focus2>.+?)\s*\?$",
+                         re.IGNORECASE)
+# A pronoun, and the kind of document it names when it names one (「该条例」 → 条例).
+PRONOUN_ZH = re.compile(r"(?:它们?|其|该|这个|这部|这项|这份|此|上述|前述|上面的?)(?P<kind>法律|条例|办法|标准|方案|规定|通知|意见|文件|法)?")
+PRONOUN_EN = re.compile(r"\b(?:it|this|that|these|those|they|them)(?:\s+(?P<kind>law|regulation|rule|measures|standard|plan|document|notice))?\b",
+                        re.IGNORECASE)
+KIND_EN = {"law": "法", "regulation": "条例", "rule": "办法", "measures": "办法", "standard": "标准", "plan": "方案",
+           "notice": "通知", "document": ""}
+SHORT = 14
+"""Characters (of a Chinese question; words ×3 of an English one) under which a question without a
+subject of its own asks about the previous one's."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    kind: str
+    value: str
+    start: int
+    end: int
+
+
+def industry_slots(text: str) -> list[Slot]:
+    lowered = text.lower()
+    found = []
+    for name, words in INDUSTRY_KEYWORDS.items():
+        for word in sorted(words, key=len, reverse=True):
+            position = lowered.find(word.lower())
+            if position >= 0:
+                found.append(Slot("industry", name, position, position + len(word)))
+                break
+    return found
+
+
+def place_slots(text: str) -> list[Slot]:
+    forms = divisions()
+    found: list[Slot] = []
+    for match in re.finditer(r"[\u4e00-\u9fff]{2,}", text):
+        run, offset = match.group(0), match.start()
+        position = 0
+        while position < len(run):
+            for size in range(min(8, len(run) - position), 1, -1):
+                surface = run[position:position + size]
+                if surface in forms:
+                    found.append(Slot("place", forms[surface], offset + position, offset + position + size))
+                    position += size
+                    break
+            else:
+                position += 1
+    found += [Slot("place", name, m.start(), m.end()) for name in ENGLISH_PLACES
+              for m in re.finditer(rf"\b{name}\b", text, re.IGNORECASE)]
+    return found
+
+
+ENGLISH_PLACES = ("Beijing", "Tianjin", "Hebei", "Shanxi", "Shaanxi", "Inner Mongolia", "Liaoning", "Jilin",
+                  "Heilongjiang", "Shanghai", "Jiangsu", "Zhejiang", "Anhui", "Fujian", "Jiangxi", "Shandong", "Henan",
+                  "Hubei", "Hunan", "Guangdong", "Guangxi", "Hainan", "Chongqing", "Sichuan", "Guizhou", "Yunnan",
+                  "Tibet", "Gansu", "Qinghai", "Ningxia", "Xinjiang", "Hong Kong", "Macau", "Taiwan")
+"""Provinces' English names, which the place table (Chinese) cannot tell."""
+
+
+def slots(text: str) -> list[Slot]:
+    found = [Slot("title", m.group(0), m.start(), m.end()) for m in TITLE.finditer(text)]
+    found += [Slot("article", m.group(0), m.start(), m.end()) for m in ARTICLE.finditer(text)]
+    found += [Slot("year", m.group(0), m.start(), m.end()) for m in YEAR.finditer(text)]
+    found += industry_slots(text) + place_slots(text)
+    # A title holds words that look like other slots (《山西省焦化行业…方案》): those are the title's.
+    titles = [s for s in found if s.kind == "title"]
+    return [s for s in found if s.kind == "title" or not any(t.start <= s.start < t.end for t in titles)]
+
+
+def is_english(text: str) -> bool:
+    return len(re.findall(r"[A-Za-z]", text)) > 2 * len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def swap(previous: str, focus_slots: list[Slot], focus: str) -> str:
+    """The previous question with each slot the focus names replaced by the focus's value (or, for
+    a kind the previous question lacks, the focus put before it)."""
+    resolved = previous
+    added: list[str] = []
+    for slot in focus_slots:
+        surface = focus[slot.start:slot.end]
+        same = [s for s in slots(resolved) if s.kind == slot.kind]
+        if same:
+            first = same[0]
+            resolved = resolved[:first.start] + surface + resolved[first.end:]
+        else:
+            added.append(surface)
+    if added:
+        joiner = " " if is_english(previous) else ""
+        resolved = joiner.join(added) + (" " if is_english(previous) else "") + resolved
+    return resolved
+
+
+def subject(previous_question: str, previous_answer: str, kind: str) -> str | None:
+    """What a pronoun stands for: the first 《title》 of the previous answer, then of the previous
+    question, of `kind` (法, 条例 …) when the pronoun names one."""
+    titles = [m.group(0) for m in TITLE.finditer(previous_answer)] + [m.group(0) for m in TITLE.finditer(previous_question)]
+    fitting = [t for t in titles if not kind or t[:-1].endswith(kind)]
+    chosen = fitting or titles
+    return chosen[0] if chosen else None
+
+
+def carry(previous: str, question: str) -> str:
+    """A subjectless question asked of the previous one's subject: its slots go before it."""
+    english = is_english(question)
+    kept = [previous[s.start:s.end] for s in sorted(slots(previous), key=lambda s: s.start)]
+    if kept:
+        joiner = " " if english else ""
+        return joiner.join(dict.fromkeys(kept)) + joiner + question
+    core = re.split(r"[，,？?。]", previous.strip())[0]  # the previous question's own words, then this one
+    return f"{core}{' ' if english else '，'}{question}" if core else question
+
+
+def resolve(question: str, history: Sequence[Turn], lexicon: Callable[[str], str] | None = None) -> str:
+    """The standalone question `question` stands for after `history`; itself when it stands alone.
+    `lexicon` (English → Chinese words) lets an English follow-up's focus be matched to a slot."""
+    question = question.strip()
+    if not history:
+        return question
+    turns = list(history)[-MAX_TURNS:]
+    previous = resolve(turns[-1][0], turns[:-1], lexicon)
+    previous_answer = turns[-1][1]
+    english = is_english(question)
+
+    focus_match = (ELLIPSIS_EN if english else ELLIPSIS_ZH).match(question)
+    if focus_match:
+        focus = focus_match.group("focus") or (focus_match.groupdict().get("focus2") or "")
+        named = slots(focus)
+        if not named and english and lexicon is not None:
+            translated = lexicon(focus)
+            named = [Slot(s.kind, s.value, 0, len(focus)) for s in slots(translated)][:1]
+        if named:
+            return swap(previous, named, focus)
+        if not PRONOUN_ZH.search(focus) and not (english and PRONOUN_EN.search(focus)):
+            return carry(previous, question)
+
+    pronoun = (PRONOUN_EN if english else PRONOUN_ZH).search(question)
+    if pronoun:
+        kind = pronoun.group("kind") or ""
+        kind = KIND_EN.get(kind.lower(), kind) if english else kind
+        if kind == "文件":
+            kind = ""
+        referent = subject(previous, previous_answer, kind)
+        if referent is not None:
+            resolved = question[:pronoun.start()] + referent + question[pronoun.end():]
+            # The industry and place the thread is about stay with it.
+            context = [previous[s.start:s.end] for s in slots(previous) if s.kind in ("industry", "place")
+                       and s.value not in {x.value for x in slots(resolved)}]
+            return (" " if english else "").join([*dict.fromkeys(context), resolved])
+
+    own = {s.kind for s in slots(question)}
+    size = len(question.split()) * 3 if english else len(question)
+    if size < SHORT and not own & {"title", "industry", "place"}:
+        return carry(previous, question)
+    return question

@@ -1,0 +1,73 @@
+"""Follow-up questions resolved against the turns before them, and conversations over the API."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.answer.assistant import Assistant
+from assistant.answer.followup import resolve
+from envqa import runtime
+from envqa.core.settings import Settings
+
+SCHEME = ("焦化企业超低排放改造依据哪个文件？", "1. 《山西省焦化行业超低排放改造实施方案》第三条：…… [1]")
+PERMIT = ("排污许可证有效期多久？", "1. 《排污许可管理条例》第十四条：排污许可证有效期为5年。 [1]")
+
+
+@pytest.mark.parametrize(("question", "history", "resolved"), [
+    ("那钢铁呢？", [SCHEME], "钢铁企业超低排放改造依据哪个文件？"),                        # industry swapped
+    ("江苏呢", [("山西省化工园区VOCs排放执行什么标准？", "")], "江苏化工园区VOCs排放执行什么标准？"),  # place
+    ("2025年呢？", [("山西2023年焦化产能要压减多少？", "")], "山西2025年焦化产能要压减多少？"),     # year
+    ("第十四条呢？", [("排污许可管理条例第十二条规定了什么？", "")], "排污许可管理条例第十四条规定了什么？"),
+    ("它要求哪年完成？", [SCHEME], "焦化《山西省焦化行业超低排放改造实施方案》要求哪年完成？"),  # pronoun → cited doc
+    ("该条例什么时候施行？", [PERMIT], "《排污许可管理条例》什么时候施行？"),
+    ("罚款多少？", [("建设项目未验收就投入生产怎么处罚？", "")], "建设项目未验收就投入生产怎么处罚，罚款多少？"),
+    ("What about Jiangsu?", [("What are the VOC limits for chemical parks in Shanxi?", "")],
+     "What are the VOC limits for chemical parks in Jiangsu?"),
+    ("When does it take effect?", [("How long is a discharge permit valid?", PERMIT[1])],
+     "When does 《排污许可管理条例》 take effect?"),
+    # Three turns: the second is resolved first, and the third against it.
+    ("它要求哪年完成？", [SCHEME, ("那钢铁呢？", "1. 《山西省钢铁行业超低排放改造实施方案》：…… [1]")],
+     "钢铁《山西省钢铁行业超低排放改造实施方案》要求哪年完成？"),
+])
+def test_a_follow_up_is_resolved_into_the_question_it_stands_for(question: str, history: list[tuple[str, str]],
+                                                                 resolved: str) -> None:
+    assert resolve(question, history) == resolved
+
+
+@pytest.mark.parametrize("question", ["钢铁企业水污染物排放执行什么标准？", "《排污许可管理条例》第十四条规定了什么？",
+                                      "What does the Shanxi plan say about hydrogen metallurgy?"])
+def test_a_question_with_its_own_subject_stands_alone(question: str) -> None:
+    assert resolve(question, [SCHEME, PERMIT]) == question
+    assert resolve(question, []) == question
+
+
+def test_the_assistant_answers_a_follow_up_as_its_resolved_question(assistant: Assistant) -> None:
+    first = assistant.ask("示例排放许可证有效期是多久？")
+    assert first.status == "answered" and first.resolved_question == first.question
+    follow = assistant.ask("该条例什么时候施行？", history=[(first.question, first.answer)])
+    assert follow.resolved_question == "《示例污染防治条例》什么时候施行？"
+    assert follow.status == "answered" and "2021年3月1日" in follow.answer
+    alone = assistant.ask("该条例什么时候施行？")
+    assert "2021年3月1日" not in alone.answer or alone.resolved_question == alone.question
+
+
+def test_conversations_over_the_api_by_id_or_by_history(settings: Settings, assistant: Assistant) -> None:
+    settings = settings.model_copy(deep=True)
+    settings.api.rate_limit = ""
+    with TestClient(runtime.serving_app(settings, assistant)) as client:
+        first = client.post("/api/chat", json={"question": "示例排放许可证有效期是多久？"}).json()
+        conversation = first["conversation_id"]
+        assert conversation and first["status"] == "answered"
+        follow = client.post("/api/chat", json={"question": "该条例什么时候施行？",
+                                                "conversation_id": conversation}).json()
+        assert follow["resolved_question"] == "《示例污染防治条例》什么时候施行？", follow
+        assert follow["conversation_id"] == conversation and "2021年3月1日" in follow["answer"]
+        # The client may keep the thread itself; an unknown id is a new conversation.
+        stateless = client.post("/api/chat", json={"question": "该条例什么时候施行？", "history": [
+            {"question": first["question"], "answer": first["answer"]}]}).json()
+        assert stateless["resolved_question"] == follow["resolved_question"] and stateless["conversation_id"] is None
+        fresh = client.post("/api/chat", json={"question": "该条例什么时候施行？", "conversation_id": "new-one"}).json()
+        assert fresh["resolved_question"] == "该条例什么时候施行？"
+        bad = client.post("/api/chat", json={"question": "x", "conversation_id": "../../etc"})
+        assert bad.status_code == 422
