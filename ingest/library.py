@@ -4,11 +4,16 @@ and removed files set aside rather than destroyed."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import re
+import threading
 import time
 import unicodedata
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from ingest.formats import UnreadableFile, sniff
@@ -18,20 +23,23 @@ UPLOADS = "uploads"
 """Folder under the corpus where uploaded files are kept."""
 DELETED = ".deleted"
 """Hidden folder under the corpus where removed files are moved (ingest skips hidden folders)."""
-MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 200
+"""A kept name's length in UTF-8 bytes: file systems allow 255, and room is left for the partial
+file's marks (a Chinese character takes three bytes)."""
 UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
 def sanitise(name: str) -> str:
     """A file name safe in any folder: no path, no control or reserved characters, no leading dot,
-    at most MAX_NAME_CHARS characters with its extension kept; Chinese kept as it is."""
+    at most MAX_NAME_BYTES bytes of UTF-8 with its extension kept; Chinese kept as it is."""
     base = unicodedata.normalize("NFC", re.split(r"[/\\]", name)[-1])
     base = UNSAFE.sub("_", base).strip().lstrip(".").strip()
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
     suffix = suffix[:10].lower()
-    stem = stem[:MAX_NAME_CHARS - len(suffix) - 1].strip() or "upload"
+    room = MAX_NAME_BYTES - len(suffix.encode()) - 1
+    stem = stem.encode()[:room].decode("utf-8", errors="ignore").strip() or "upload"
     return f"{stem}.{suffix}" if suffix else stem
 
 
@@ -47,6 +55,8 @@ class Added:
     library: nothing saved)."""
     duplicate_of: str | None = None
     path: Path | None = None
+    replaced: Path | None = None
+    """Where the file it replaced was set aside (put back if the new one cannot be read)."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +66,27 @@ class Rejected:
 
 
 class Library:
-    """The files under `corpus`, by document id."""
+    """The files under `corpus`, by document id. `lock`: a file whose lock serialises changes to
+    the library across threads and processes (two uploads of one name at once)."""
 
-    def __init__(self, corpus: Path) -> None:
+    def __init__(self, corpus: Path, lock: Path | None = None) -> None:
         self.corpus = corpus
+        self.lock = lock
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self.lock is None:
+                yield
+                return
+            self.lock.parent.mkdir(parents=True, exist_ok=True)
+            with self.lock.open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     def files(self) -> list[Path]:
         if not self.corpus.exists():
@@ -70,12 +97,22 @@ class Library:
         files = self.files() if files is None else files
         return dict(zip(files, document_ids([PurePosixPath(f.as_posix()) for f in files])))
 
-    def path_of(self, doc_id: str) -> Path | None:
+    def path_of(self, doc_id: str, origin: str | None = None) -> Path | None:
+        """The file of `doc_id`: where the index says it was read from (`origin`) when that is a
+        file under the corpus, else the file the id rule gives that id today."""
+        if origin:
+            path = Path(origin)
+            if path.is_file() and path.resolve().is_relative_to(self.corpus.resolve()):
+                return path
         return next((path for path, found in self.ids().items() if found == doc_id), None)
 
     def add(self, uploads: list[tuple[str, bytes]], max_bytes: int) -> tuple[list[Added], list[Rejected]]:
         """Keep each `(name, content)` under uploads/, unless its type is unsupported, it is over
         `max_bytes`, or the same content is already in the library."""
+        with self.changing():
+            return self._add(uploads, max_bytes)
+
+    def _add(self, uploads: list[tuple[str, bytes]], max_bytes: int) -> tuple[list[Added], list[Rejected]]:
         hashes = {file_hash(path): path for path in self.files()}
         folder = self.corpus / UPLOADS
         added: list[Added] = []
@@ -95,38 +132,38 @@ class Library:
                 rejected.append(Rejected(source, str(exc)))
                 continue
             digest = hashlib.sha256(content).hexdigest()
-            target = folder / source
             if digest in hashes:
                 same = hashes[digest]
-                added.append(Added(source, self.ids().get(same, same.stem), "duplicate",
-                                   duplicate_of=self.ids().get(same, same.stem), path=same))
+                known = self.ids().get(same, same.stem)
+                added.append(Added(source, known, "duplicate", duplicate_of=known, path=same))
                 continue
-            existed = target.exists()
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.part")
-            partial.write_bytes(content)
-            if existed:
-                self.set_aside(target)
-            partial.replace(target)
+            target = folder / source
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                partial = folder / f".{uuid.uuid4().hex}.part"
+                partial.write_bytes(content)
+                replaced = self.set_aside(target) if target.exists() else None
+                partial.replace(target)
+            except OSError as exc:
+                rejected.append(Rejected(source, f"could not be kept ({exc.strerror or exc})"))
+                continue
             hashes[digest] = target
-            added.append(Added(source, "", "replaced" if existed else "added", path=target))
+            added.append(Added(source, "", "replaced" if replaced else "added", path=target, replaced=replaced))
         ids = self.ids()
-        return [a if a.status == "duplicate" else Added(a.source, ids.get(a.path, Path(a.source).stem) if a.path
-                                                        else a.source, a.status, path=a.path)
-                for a in added], rejected
-
-    def remove(self, doc_id: str) -> Path | None:
-        """Move the file of `doc_id` into the hidden .deleted folder; None when no file has that id."""
-        path = self.path_of(doc_id)
-        if path is None:
-            return None
-        return self.set_aside(path)
+        return [a if a.status == "duplicate" or a.path is None
+                else replace(a, doc_id=ids.get(a.path, a.path.stem)) for a in added], rejected
 
     def set_aside(self, path: Path) -> Path:
-        aside = self.corpus / DELETED / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"
+        """Move `path` into the hidden .deleted folder under a name no other set-aside file has."""
+        aside = self.corpus / DELETED / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}-{path.name}"
         aside.parent.mkdir(parents=True, exist_ok=True)
         path.replace(aside)
         return aside
+
+    def put_back(self, aside: Path, path: Path) -> None:
+        """Undo `set_aside`: the file returns where it was (replacing what stands there now)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside.replace(path)
 
 
 def file_hash(path: Path) -> str:

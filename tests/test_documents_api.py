@@ -197,3 +197,55 @@ def test_an_uploaded_limit_table_and_scanned_page_answer_with_their_rows_and_say
     answer = client.post("/api/chat", json={"question": "铝土矿尾矿库渗滤液监测数据何时公开？"}).json()
     assert answer["status"] == "answered", answer
     assert answer["citations"][0]["doc_id"] == "扫描件" and answer["citations"][0]["ocr"] is True
+
+
+def test_a_bad_re_upload_keeps_the_good_version_and_nothing_set_aside_is_overwritten(
+        library: tuple[TestClient, Settings]) -> None:
+    client, settings = library
+    uploads, deleted = settings.ingest.corpus_dir / "uploads", settings.ingest.corpus_dir / ".deleted"
+    good = client.post("/api/documents", headers=ADMIN, files=[("files", ("通知.md", NOTICE.encode()))]).json()
+    assert finished(client, good["job_id"])["state"] == "done"
+    broken = client.post("/api/documents", headers=ADMIN,
+                         files=[("files", ("通知.md", b"# x\n\x00\x01\x02 not text"))]).json()
+    assert broken["documents"][0]["status"] == "replaced"
+    record = finished(client, broken["job_id"])
+    assert record["state"] == "failed" and "通知.md" in record["errors"]
+    assert (uploads / "通知.md").read_text(encoding="utf-8") == NOTICE  # the good one is back
+    assert found(client, "铝土矿尾矿库渗滤液收集设施", "通知")
+    # Versions replaced within one second are each kept under a name of their own.
+    for version in range(3):
+        client.post("/api/documents", headers=ADMIN,
+                    files=[("files", ("版本.md", f"# 版本\n\n第{version}版内容。\n".encode()))])
+    kept = sorted(p.read_text(encoding="utf-8") for p in deleted.iterdir() if p.name.endswith("版本.md"))
+    assert kept == ["# 版本\n\n第0版内容。\n", "# 版本\n\n第1版内容。\n"]
+
+
+def test_a_long_chinese_name_is_trimmed_to_what_the_file_system_takes(library: tuple[TestClient, Settings]) -> None:
+    client, settings = library
+    name = "关于" + "铝土矿" * 60 + "的通知.md"
+    accepted = client.post("/api/documents", headers=ADMIN, files=[("files", (name, NOTICE.encode()))])
+    assert accepted.status_code == 202, accepted.text
+    kept = accepted.json()["documents"][0]["source"]
+    assert kept.endswith(".md") and len(kept.encode()) <= 200 and kept.startswith("关于铝土矿")
+    assert (settings.ingest.corpus_dir / "uploads" / kept).exists()
+
+
+def test_a_removal_whose_build_fails_puts_the_file_back(tmp_path: Path) -> None:
+    from assistant.channels.jobs import JobStore, execute, new_record
+    from assistant.channels.library import build_work
+    from ingest.library import Library
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "只此一份.md").write_text(NOTICE, encoding="utf-8")
+    library = Library(corpus)
+
+    def failing(files: object, chunks: object) -> Any:
+        assert not (corpus / "只此一份.md").exists()  # set aside while the build runs
+        raise ValueError("no readable documents")
+
+    store = JobStore(tmp_path / "jobs")
+    record = execute(store, new_record("remove"), build_work(failing, lambda: None, library, [],
+                                                             removing=[corpus / "只此一份.md"]))
+    assert record.state == "failed" and "no readable documents" in record.message
+    assert (corpus / "只此一份.md").read_text(encoding="utf-8") == NOTICE

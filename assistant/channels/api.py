@@ -30,6 +30,7 @@ from assistant.channels import library, web, wechat
 from assistant.channels.access import Access
 from assistant.channels.answering import Answering
 from assistant.channels.conversations import Conversations
+from assistant.channels.jobs import Jobs, JobStore
 from assistant.channels.library import Rebuild
 from assistant.channels.state import open_state
 from assistant.search.retrieve import Filters, SearchHit
@@ -308,6 +309,7 @@ def create_app(settings: Settings, assistant: Assistant,
     """
     install_redaction()
     state: dict[str, Any] = {}
+    jobs = Jobs(JobStore(settings.ingest.jobs_dir))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -318,6 +320,7 @@ def create_app(settings: Settings, assistant: Assistant,
         yield
         if watcher is not None:
             watcher.cancel()
+        jobs.shutdown()  # a queued job is not started; a running one finishes (its record says so)
         state.clear()
 
     # /docs loads Swagger UI from the fastapi-offline package, not a CDN: the product runs offline.
@@ -394,11 +397,15 @@ def create_app(settings: Settings, assistant: Assistant,
         return DocumentText(**info.model_dump(), text=text)
 
     def refresh() -> None:
-        if reopen is not None:
+        if reopen is not None and "serving" in state:  # not once the server has stopped
             swap_in(state, reopen, lambda: current_version(settings.index.dir))
 
-    app.include_router(library.router(settings, rebuild, refresh, lambda: state["serving"][1], app.state.admin,
-                                      reader))
+    def origin_of(doc_id: str) -> str | None:
+        document = state["serving"][0].retriever.index.documents.get(doc_id)
+        return document.origin if document is not None else None
+
+    app.include_router(library.router(settings, rebuild, refresh, lambda: state["serving"][1], origin_of,
+                                      app.state.admin, reader, jobs))
 
     # The page and the chat-app callbacks are not limited per client: the page's assets are
     # static, and every callback comes from the platform's few addresses, so a per-client

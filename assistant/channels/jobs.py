@@ -62,12 +62,22 @@ class JobRecord(BaseModel):
     owner: str = Field("", description="host:pid of the process running it.")
 
 
+def started_at(pid: int) -> str:
+    """When process `pid` started (clock ticks since boot, from /proc), or "" where that is unknown:
+    with the pid it names one process, though pids are reused (pid 1 of a restarted container)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
 def process_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}:{started_at(os.getpid())}"
 
 
 def owner_alive(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
+    host, pid, start = (owner.split(":") + ["", ""])[:3]
     if host != socket.gethostname() or not pid.isdigit():
         return True  # another machine's job: not ours to judge
     try:
@@ -76,7 +86,7 @@ def owner_alive(owner: str) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not start or started_at(int(pid)) in ("", start)
 
 
 class JobStore:

@@ -13,7 +13,9 @@ The format is told by the file's content first and its name second (`sniff`), so
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 from collections.abc import Callable
@@ -34,8 +36,16 @@ def readers() -> dict[str, Callable[[Path, Progress], Extracted]]:
             "xlsx": office.read_xlsx, "csv": office.read_csv, "html": web.read_html}
 
 
-READERS_VERSION = "1"
-"""Part of every extraction cache key: bump it when a reader changes what it extracts."""
+@functools.lru_cache(maxsize=1)
+def readers_fingerprint() -> str:
+    """Part of every extraction cache key: the readers' own code, and whether OCR can run, so a
+    changed reader or a newly installed OCR engine reads a file again instead of reusing what an
+    older one made of it."""
+    digest = hashlib.sha256()
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    digest.update(b"ocr" if importlib.util.find_spec("rapidocr_onnxruntime") else b"no-ocr")
+    return digest.hexdigest()
 
 
 def extract(path: Path, progress: Progress = no_progress, cache_dir: Path | None = None) -> tuple[str, Extracted]:
@@ -54,7 +64,7 @@ def extract(path: Path, progress: Progress = no_progress, cache_dir: Path | None
         return kind, Extracted(decode_text(data).replace("\r\n", "\n").replace("\r", "\n"))
     cached = None
     if cache_dir is not None:
-        digest = hashlib.sha256(data + READERS_VERSION.encode()).hexdigest()
+        digest = hashlib.sha256(data + readers_fingerprint().encode()).hexdigest()
         cached = cache_dir / "extracted" / f"{digest}.json"
         try:
             return kind, Extracted(**json.loads(cached.read_text(encoding="utf-8")))
