@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 from contextlib import contextmanager
 
 from assistant.answer.answerability import answers_fully, requirements, supporting
@@ -30,15 +31,27 @@ class Assistant:
     def ask(self, question: str, filters: Filters | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer `question`; after `history` (earlier (question, answer) pairs of the same
         conversation, oldest first) a follow-up is first resolved into the question it stands for."""
+        answer: Answer | None = None
+        for kind, value in self.stream(question, filters, history, stream_text=False):
+            if kind == "done":
+                answer = value
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, filters: Filters | None = None, history: Sequence[Turn] = (),
+               stream_text: bool = True) -> Iterator[tuple[str, Any]]:
+        """The answer as events: ("citations", the quotes it may cite), ("delta", text as it is
+        written), then ("done", the Answer, in which a sentence that failed verification is gone).
+        A refusal is ("done", Answer) alone."""
         timings: dict[str, float] = {}
         with timed(timings, "resolve_ms"):
             resolved = resolve(question, history, self.english_words) if history else question
-        answer = self.answer(resolved, filters, timings)
-        return answer.model_copy(update={"question": question, "resolved_question": resolved})
 
-    def answer(self, question: str, filters: Filters | None, timings: dict[str, float]) -> Answer:
+        def done(answer: Answer) -> tuple[str, Answer]:
+            return "done", answer.model_copy(update={"question": question, "resolved_question": resolved})
+
         with timed(timings, "retrieve_ms"):
-            analysis, hits = self.retriever.search_analysed(question, k=RETRIEVE_K, filters=filters)
+            analysis, hits = self.retriever.search_analysed(resolved, k=RETRIEVE_K, filters=filters)
         documents = self.retriever.index.documents
         with timed(timings, "compose_ms"):
             # What the question pins down is read once (place names take a jieba pass) and shared.
@@ -46,13 +59,28 @@ class Assistant:
             found = supporting(units_for(hits, documents), analysis, self.tokenize, needs=needs)
             chosen = select(found, analysis, self.tokenize, needs=needs)
         if not answers_fully(chosen, analysis, needs):
-            return self.refusal(question, analysis.language, [h.doc_title for h in hits], timings)
+            yield done(self.refusal(resolved, analysis.language, [h.doc_title for h in hits], timings))
+            return
+        writer = getattr(self.generator, "stream", None) if stream_text else None
         with timed(timings, "generate_ms"):
-            text, citations = self.generator.generate(analysis, chosen, documents)
+            if writer is None:
+                text, citations = self.generator.generate(analysis, chosen, documents)
+                if citations and stream_text:
+                    yield "citations", citations
+                    for line in text.splitlines(keepends=True):
+                        yield "delta", line
+            else:
+                text, citations = "", []
+                for kind, value in writer(analysis, chosen, documents):
+                    if kind == "result":
+                        text, citations = value
+                    else:
+                        yield kind, value
         if not citations:
-            return self.refusal(question, analysis.language, [h.doc_title for h in hits], timings)
-        return Answer(question=question, answer=text, status="answered", language=analysis.language,
-                      citations=citations, timings_ms=timings)
+            yield done(self.refusal(resolved, analysis.language, [h.doc_title for h in hits], timings))
+            return
+        yield done(Answer(question=question, answer=text, status="answered", language=analysis.language,
+                          citations=citations, timings_ms=timings))
 
     def english_words(self, text: str) -> str:
         """Chinese corpus words for English text (a follow-up's "What about steel?")."""

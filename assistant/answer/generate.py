@@ -7,8 +7,9 @@ ends with an [n] marker and citations that verify against the documents.
 from __future__ import annotations
 
 import importlib
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from assistant.answer.compose import compose, verified
@@ -20,6 +21,7 @@ from ingest.sentences import split_sentences
 from ingest.types import Document
 
 MARKER = re.compile(r"\[(\d+)\]")
+logger = logging.getLogger(__name__)
 
 
 class Generator(Protocol):
@@ -78,9 +80,42 @@ class LLMGenerator:
                                question=analysis.text, quotes=quotes)
         try:
             reply = str(self._model.invoke(prompt).content).strip()
-        except Exception:  # noqa: BLE001 - any endpoint failure means: answer extractively
+        except Exception as exc:  # noqa: BLE001 - any endpoint failure means: answer extractively
+            # The type only: an error's text may hold the request, and with it the key.
+            logger.warning("the LLM endpoint failed (%s); answering extractively", type(exc).__name__)
             return self._fallback.generate(analysis, units, documents)
         return self.checked(reply, citations, documents) or self._fallback.generate(analysis, units, documents)
+
+    def stream(self, analysis: QueryAnalysis, units: Sequence[Unit],
+               documents: dict[str, Document]) -> Iterator[tuple[str, Any]]:
+        """("citations", …), ("delta", text as the model writes it)…, then ("result", (text,
+        citations)): the reply with every sentence that cites no real quote dropped. When the
+        endpoint fails, or nothing usable is left, the extractive answer is the result, and
+        streamed as such if the model had written nothing yet."""
+        _, citations = compose(units, analysis, documents)
+        fallback = self._fallback.generate(analysis, units, documents)
+        if not citations:
+            yield "result", fallback
+            return
+        yield "citations", citations
+        quotes = "\n".join(f"[{c.n}] {c.quote}" for c in citations)
+        prompt = PROMPT.format(language="Chinese" if analysis.language == "zh" else "English",
+                               question=analysis.text, quotes=quotes)
+        written: list[str] = []
+        try:
+            for piece in self._model.stream(prompt):
+                delta = str(piece.content)
+                if delta:
+                    written.append(delta)
+                    yield "delta", delta
+        except Exception:  # noqa: BLE001 - any endpoint failure means: answer extractively
+            logger.warning("the LLM endpoint failed while streaming; answering extractively")
+            written = []
+        result = self.checked("".join(written).strip(), citations, documents) if written else None
+        if result is None and not written:
+            for line in fallback[0].splitlines(keepends=True):
+                yield "delta", line
+        yield "result", result or fallback
 
     @staticmethod
     def checked(reply: str, citations: list[Citation],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.middleware import SlowAPIASGIMiddleware
+from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -366,6 +368,39 @@ def create_app(settings: Settings, assistant: Assistant,
         if conversation is not None:
             conversations.add(conversation, (answer.resolved_question or body.question, answer.answer), owner)
         return answer.model_copy(update={"conversation_id": conversation})
+
+    @app.post("/api/chat/stream", dependencies=reader,
+              summary="Answer a question as server-sent events: citations, delta…, done (the final Answer)")
+    async def chat_stream(request: Request, body: ChatRequest) -> EventSourceResponse:
+        if len(body.question) > settings.api.max_question_chars:
+            raise QuestionTooLong(f"question has {len(body.question)} characters; the limit is "
+                                  f"{settings.api.max_question_chars}", hint="ask a shorter question")
+        loaded = current()
+        owner = access.limit_key(request) if request.headers.get("authorization") else ""
+        conversation = body.conversation_id or (None if body.history is not None else uuid.uuid4().hex)
+        history = ([(t.question, t.answer) for t in body.history] if body.history is not None
+                   else conversations.history(body.conversation_id, owner) if body.conversation_id else [])
+        events = loaded.stream(body.question, body.filters, history)
+
+        async def stream() -> AsyncIterator[dict[str, str]]:
+            while True:
+                event = await anyio.to_thread.run_sync(next, events, None, limiter=answering.limiter())
+                if event is None:
+                    return
+                kind, value = event
+                if kind == "citations":
+                    data = json.dumps([c.model_dump() for c in value], ensure_ascii=False)
+                elif kind == "delta":
+                    data = json.dumps({"text": value}, ensure_ascii=False)
+                else:
+                    answer = value.model_copy(update={"conversation_id": conversation})
+                    if conversation is not None:
+                        conversations.add(conversation, (answer.resolved_question or body.question, answer.answer),
+                                          owner)
+                    data = answer.model_dump_json()
+                yield {"event": kind, "data": data}
+
+        return EventSourceResponse(stream(), ping=15)
 
     @app.get("/api/search", response_model=SearchResponse,
              dependencies=reader, summary="Hybrid search over clauses")
