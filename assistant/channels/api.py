@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
-from assistant.channels import library, web, wechat
+from assistant.channels import library, openai_compat, web, wechat
 from assistant.channels.access import Access
 from assistant.channels.answering import Answering
 from assistant.channels.conversations import Conversations
@@ -430,6 +430,8 @@ def create_app(settings: Settings, assistant: Assistant,
             raise NotFound(f"no document '{doc_id}'", hint="GET /api/documents lists them")
         text = loaded.retriever.index.documents[doc_id].text
         return DocumentText(**info.model_dump(), text=text)
+
+    app.include_router(openai_compat.router(current, answering, reader, settings.api.max_question_chars))
 
     def refresh() -> None:
         if reopen is not None and "serving" in state:  # not once the server has stopped
