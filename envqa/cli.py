@@ -186,14 +186,37 @@ def eval_command(
         "--counterfactual", help="Add generated negatives: answerable questions with one constraint "
                                  "(year, place, industry, law) swapped, scored as out of scope.")] = False,
 ) -> None:
-    """Measure retrieval and answers on a question set, side by side with LangChain baselines."""
+    """Measure retrieval and answers on a question set, side by side with LangChain baselines.
+
+    A follow-up set (lines with `turns`) is asked thread by thread instead: its last turns are scored
+    searched as resolved, as typed and as the standalone question (see eval/followups.py)."""
     try:  # the baselines (LangChain) and the plots (matplotlib) are the 'eval' extra
+        from eval.followups import is_followup_set, run_followups
+        from eval.followups import table as followup_table
         from eval.report import table as eval_table
         from eval.run import run_eval
     except ImportError:
         needs_extra("eval")
         return
     settings = settings_with(index_dir)
+    if is_followup_set(questions):
+        if baseline or ablate or counterfactual:
+            console.print("[yellow]note:[/yellow] --baseline, --ablate and --counterfactual apply to plain "
+                          "question sets; a follow-up set is run without them")
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("loading", total=None)
+            try:
+                followups = run_followups(
+                    runtime.open_assistant(settings), questions, out, k,
+                    progress=lambda name, total: bar.reset(task, description=name, total=total),
+                    step=lambda: bar.advance(task))
+            except EnvqaError as error:
+                fail(error)
+                return
+        console.print(followup_table(followups), soft_wrap=True)
+        console.print(f"wrote {out}/metrics.json, {out}/answers.jsonl, {out}/report.md")
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("loading", total=None)
@@ -514,17 +537,17 @@ def documents_add_command(
 ) -> None:
     """Keep files in the corpus folder's uploads/ and re-index; the same content twice is not added again."""
     settings = settings_with(index_dir)
-    library = Library(settings.ingest.corpus_dir)
+    library = Library(settings.ingest.corpus_dir, settings.ingest.jobs_dir / ".library.lock")
     added, rejected = library.add([(f.name, f.read_bytes()) for f in files], settings.ingest.max_upload_bytes)
     for item in added:
         note = f" (already in the library as {item.duplicate_of})" if item.duplicate_of else ""
         console.print(f"{item.status}: {escape(item.source)} → {escape(item.doc_id)}{escape(note)}")
     for refused in rejected:
         console.print(f"[red]not added[/red] {escape(refused.source)}: {escape(refused.error)}", soft_wrap=True)
-    kept = [a.path for a in added if a.status != "duplicate" and a.path]
+    kept = [a for a in added if a.status != "duplicate" and a.path]
     if kept:
-        run_library_job(settings, "add", kept, [a.doc_id for a in added if a.status != "duplicate"],
-                        {r.source: r.error for r in rejected})
+        run_library_job(settings, "add", [a.doc_id for a in kept], {r.source: r.error for r in rejected},
+                        [a.path for a in kept if a.path], {a.path: a.replaced for a in kept if a.path and a.replaced})
     elif rejected:
         raise typer.Exit(2)
 
@@ -537,19 +560,19 @@ def documents_remove_command(
     """Set documents' files aside (in the corpus folder's .deleted/, not destroyed) and re-index."""
     settings = settings_with(index_dir)
     library = Library(settings.ingest.corpus_dir)
-    missing = [d for d in doc_ids if library.path_of(d) is None]
+    # Every path is found before any file moves: removing one can change the id rule's other ids.
+    paths = {doc_id: library.path_of(doc_id) for doc_id in doc_ids}
+    missing = [d for d, path in paths.items() if path is None]
     if missing:
         fail(NotFound(f"no file in {settings.ingest.corpus_dir} has the id {', '.join(missing)}",
                       hint="`envqa documents list` shows the ids"))
         return
-    for doc_id in doc_ids:
-        aside = library.remove(doc_id)
-        console.print(f"removed {escape(doc_id)} (kept as {escape(str(aside))})")
-    run_library_job(settings, "remove", [], doc_ids, {})
+    run_library_job(settings, "remove", doc_ids, {}, removing=[p for p in paths.values() if p])
 
 
-def run_library_job(settings: Settings, kind: Literal["add", "remove"], new_files: list[Path],
-                    documents: list[str], errors: dict[str, str]) -> None:
+def run_library_job(settings: Settings, kind: Literal["add", "remove"], documents: list[str],
+                    errors: dict[str, str], new_files: list[Path] | None = None,
+                    replaced: dict[Path, Path] | None = None, removing: list[Path] | None = None) -> None:
     """Re-index as a job whose record the server's /api/jobs shows, after any job it is running."""
     store = JobStore(settings.ingest.jobs_dir)
     record = new_record(kind, documents, errors)
@@ -560,11 +583,51 @@ def run_library_job(settings: Settings, kind: Literal["add", "remove"], new_file
         print_report(report)
         return report
 
-    finished = execute(store, record, build_work(rebuild, lambda: None, Library(settings.ingest.corpus_dir),
-                                                 new_files))
+    work = build_work(rebuild, lambda: None, Library(settings.ingest.corpus_dir), new_files or [], replaced,
+                      removing)
+    finished = execute(store, record, work)
+    for path in removing or []:
+        console.print(f"removed {escape(str(path))} (kept under {escape(str(settings.ingest.corpus_dir))}/.deleted)")
     style = "green" if finished.state == "done" else "red"
     console.print(f"[{style}]{finished.state}[/{style}]: {escape(finished.message)}", soft_wrap=True)
     for name, why in finished.errors.items():
         console.print(f"[yellow]not indexed[/yellow] {escape(name)}: {escape(why)}", soft_wrap=True)
     if finished.state != "done":
         raise typer.Exit(1)
+
+
+@app.command("mcp")
+def mcp_command(
+    transport: Annotated[Literal["stdio", "http"], typer.Option(
+        "--transport", help="stdio for a client that starts the server itself (desktop assistants, agent "
+                            "frameworks), or http for streamable HTTP at /mcp.")] = "stdio",
+    host: Annotated[str, typer.Option("--host", help="Address for --transport http.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port for --transport http.")] = 8001,
+    index_dir: IndexDir = None,
+) -> None:
+    """Serve the assistant as MCP tools: ask, search, get_document and list_documents."""
+    try:
+        from assistant.channels.access import Access
+        from assistant.channels.mcp import create_server, http_app
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.split(".")[0] != "mcp":
+            raise
+        needs_extra("mcp")
+        return
+    import contextlib
+    import sys
+
+    settings = settings_with(index_dir)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # over stdio, stdout carries the protocol alone
+            assistant = runtime.open_assistant(settings)
+    except EnvqaError as error:
+        fail(error)
+        return
+    server = create_server(assistant, max_question_chars=settings.api.max_question_chars,
+                           answer_threads=settings.api.answer_threads or os.cpu_count() or 1)
+    if transport == "stdio":
+        server.run("stdio")
+        return
+    application = http_app(server, Access.from_settings(settings.api), host)
+    uvicorn.Server(server_config(settings, application, host, port)).run()
