@@ -480,8 +480,6 @@ def bench_scale_command(
                "embedding time is extrapolated from the measured real rate.")
 
 
-if __name__ == "__main__":
-    app()
 
 
 documents_app = typer.Typer(help="The documents of the corpus folder: list, add and remove, re-indexing after "
@@ -631,3 +629,7 @@ def mcp_command(
         return
     application = http_app(server, Access.from_settings(settings.api), host)
     uvicorn.Server(server_config(settings, application, host, port)).run()
+
+
+if __name__ == "__main__":
+    app()
