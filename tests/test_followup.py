@@ -21,11 +21,16 @@ PERMIT = ("排污许可证有效期多久？", "1. 《排污许可管理条例�
     ("第十四条呢？", [("排污许可管理条例第十二条规定了什么？", "")], "排污许可管理条例第十四条规定了什么？"),
     ("它要求哪年完成？", [SCHEME], "焦化《山西省焦化行业超低排放改造实施方案》要求哪年完成？"),  # pronoun → cited doc
     ("该条例什么时候施行？", [PERMIT], "《排污许可管理条例》什么时候施行？"),
-    ("罚款多少？", [("建设项目未验收就投入生产怎么处罚？", "")], "建设项目未验收就投入生产怎么处罚，罚款多少？"),
+    ("罚款多少？", [("建设项目未验收就投入生产怎么处罚？", "")], "建设项目未验收就投入生产怎么处罚？罚款多少？"),
+    ("报告表呢？", [("环评报告书报上去，审批部门多长时间要给答复？", "")],  # no slot to swap: asked of the whole
+     "环评报告书报上去，审批部门多长时间要给答复？报告表呢？"),
     ("What about Jiangsu?", [("What are the VOC limits for chemical parks in Shanxi?", "")],
      "What are the VOC limits for chemical parks in Jiangsu?"),
-    ("When does it take effect?", [("How long is a discharge permit valid?", PERMIT[1])],
+    ("When does that regulation take effect?", [("How long is a discharge permit valid?", PERMIT[1])],
      "When does 《排污许可管理条例》 take effect?"),
+    # A bare pronoun stands for the document answered only when the question asked for a document.
+    ("Can it be extended?", [("How long is a discharge permit valid?", PERMIT[1])],
+     "How long is a discharge permit valid? Can it be extended?"),
     # Three turns: the second is resolved first, and the third against it.
     ("它要求哪年完成？", [SCHEME, ("那钢铁呢？", "1. 《山西省钢铁行业超低排放改造实施方案》：…… [1]")],
      "钢铁《山西省钢铁行业超低排放改造实施方案》要求哪年完成？"),

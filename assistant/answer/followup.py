@@ -41,10 +41,16 @@ ELLIPSIS_EN = re.compile(r"^(?:and|but|so)?\s*(?:what|how)\s+about\s+(?P<focus>.
                          re.IGNORECASE)
 # A pronoun, and the kind of document it names when it names one (「该条例」 → 条例).
 PRONOUN_ZH = re.compile(r"(?:它们?|其|该|这个|这部|这项|这份|此|上述|前述|上面的?)(?P<kind>法律|条例|办法|标准|方案|规定|通知|意见|文件|法)?")
-PRONOUN_EN = re.compile(r"\b(?:it|this|that|these|those|they|them)(?:\s+(?P<kind>law|regulation|rule|measures|standard|plan|document|notice))?\b",
+PRONOUN_EN = re.compile(r"\b(?:its|it|this|that|these|those|they|them|their)(?:\s+(?P<kind>law|regulation|rule|measures|standard|plan|document|notice))?\b",
                         re.IGNORECASE)
 KIND_EN = {"law": "法", "regulation": "条例", "rule": "办法", "measures": "办法", "standard": "标准", "plan": "方案",
            "notice": "通知", "document": ""}
+QUOTED_TITLE = re.compile(r"“([^“”]{2,60}(?:法|条例|办法|标准|方案|规定|通知|意见|名录))”")
+# A question asking which document applies: a bare pronoun after it stands for the document answered.
+DOCUMENT_ASKED = re.compile(r"哪(?:个|份|部|项)?(?:文件|法|法律|条例|办法|标准|规定|政策)|什么(?:文件|法律|标准|政策)|依据|"
+                            r"\b(?:which|what)\s+(?:document|law|regulation|standard|rule|policy)", re.I)
+# 「那…」「还有…」 "And …": the question goes on from the one before.
+CONTINUES = re.compile(r"^(?:那么?|那|还有|另外|再问一下|那如果|如果是|and|also|so|what about|how about)(?![\u4e00-\u9fff]{0}里)", re.I)
 SHORT = 14
 """Characters (of a Chinese question; words ×3 of an English one) under which a question without a
 subject of its own asks about the previous one's."""
@@ -130,24 +136,46 @@ def swap(previous: str, focus_slots: list[Slot], focus: str) -> str:
     return resolved
 
 
+def cited_titles(text: str) -> list[str]:
+    """《Titles》 in `text`, and those an English answer quotes as “中华人民共和国…法”, as 《titles》."""
+    found = [m.group(0) for m in TITLE.finditer(text)]
+    found += [f"《{m.group(1)}》" for m in QUOTED_TITLE.finditer(text)]
+    return found
+
+
 def subject(previous_question: str, previous_answer: str, kind: str) -> str | None:
-    """What a pronoun stands for: the first 《title》 of the previous answer, then of the previous
-    question, of `kind` (法, 条例 …) when the pronoun names one."""
-    titles = [m.group(0) for m in TITLE.finditer(previous_answer)] + [m.group(0) for m in TITLE.finditer(previous_question)]
-    fitting = [t for t in titles if not kind or t[:-1].endswith(kind)]
-    chosen = fitting or titles
-    return chosen[0] if chosen else None
+    """What a pronoun stands for. One naming a kind (「该条例」, "that regulation") stands for the
+    latest document of that kind, in the previous question, else in the documents its answer rests
+    on. A bare one (「它」, "it") stands for the document the previous question named, else, when
+    that question asked which document applies, the one its answer gave; else for no document."""
+    asked, answered = cited_titles(previous_question), cited_titles(previous_answer)
+    if kind:
+        fitting = [t for t in asked + answered if t[:-1].endswith(kind)]
+        return fitting[0] if fitting else None
+    if asked:
+        return asked[0]
+    return answered[0] if answered and DOCUMENT_ASKED.search(previous_question) else None
 
 
 def carry(previous: str, question: str) -> str:
-    """A subjectless question asked of the previous one's subject: its slots go before it."""
+    """A subjectless question asked of the previous one's subject: its slots go before it, or, when
+    it has none, the whole previous question does (「环评报告书…多长时间要给答复？」「报告表呢？」)."""
     english = is_english(question)
     kept = [previous[s.start:s.end] for s in sorted(slots(previous), key=lambda s: s.start)]
     if kept:
         joiner = " " if english else ""
         return joiner.join(dict.fromkeys(kept)) + joiner + question
-    core = re.split(r"[，,？?。]", previous.strip())[0]  # the previous question's own words, then this one
-    return f"{core}{' ' if english else '，'}{question}" if core else question
+    return f"{previous.strip()} {question}" if english or is_english(previous) else previous.strip() + question
+
+
+def context_for(question: str, previous: str) -> list[str]:
+    """What a follow-up leaves unsaid: the previous question's document, industry and place, less
+    what the follow-up says itself. (Not the previous answer's document: when the question named
+    none, the answer's may be a near miss, and carrying it would steer the next search to it.)"""
+    own = slots(question)
+    said = {s.value for s in own} | {s.kind for s in own if s.kind == "title"}
+    carried = [s for s in sorted(slots(previous), key=lambda s: s.start) if s.kind in ("title", "industry", "place")]
+    return list(dict.fromkeys(previous[s.start:s.end] for s in carried if s.value not in said and s.kind not in said))
 
 
 def resolve(question: str, history: Sequence[Turn], lexicon: Callable[[str], str] | None = None) -> str:
@@ -180,7 +208,9 @@ def resolve(question: str, history: Sequence[Turn], lexicon: Callable[[str], str
         if kind == "文件":
             kind = ""
         referent = subject(previous, previous_answer, kind)
-        if referent is not None:
+        if referent is None:
+            return carry(previous, question)  # 「这项改造」: the previous question's subject, whatever it is
+        else:
             resolved = question[:pronoun.start()] + referent + question[pronoun.end():]
             # The industry and place the thread is about stay with it.
             context = [previous[s.start:s.end] for s in slots(previous) if s.kind in ("industry", "place")
@@ -188,7 +218,13 @@ def resolve(question: str, history: Sequence[Turn], lexicon: Callable[[str], str
             return (" " if english else "").join([*dict.fromkeys(context), resolved])
 
     own = {s.kind for s in slots(question)}
+    continues = bool(CONTINUES.match(question)) or "呢" in question
+    if own & {"title", "industry", "place"} and not continues:
+        return question  # it names its own subject
     size = len(question.split()) * 3 if english else len(question)
     if size < SHORT and not own & {"title", "industry", "place"}:
         return carry(previous, question)
-    return question
+    context = context_for(question, previous)
+    if context:
+        return (" " if english else "").join([*context, question])
+    return carry(previous, question) if continues else question
