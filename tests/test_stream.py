@@ -80,3 +80,24 @@ def test_a_failing_llm_endpoint_streams_the_extractive_answer(settings: Settings
         events = events_of(client, {"question": ANSWERABLE})
     done = events[-1][1]
     assert done["status"] == "answered" and "".join(d["text"] for k, d in events if k == "delta") == done["answer"]
+
+
+def test_with_an_llm_a_follow_up_is_condensed_by_the_model(settings: Settings, embedder: Embedder,
+                                                           built_index: Index) -> None:
+    with fake_llm("钢铁行业水污染物排放执行什么标准？") as (url, received):
+        configured = with_llm(settings, url)
+        answer = runtime.open_assistant(configured, embedder).ask(
+            "那钢铁呢？", history=[("焦化行业水污染物排放执行什么标准？", "……")])
+    assert "Last question: 那钢铁呢？" in str(received[0]["messages"])
+    assert answer.resolved_question == "钢铁行业水污染物排放执行什么标准？"
+    assert answer.status == "answered"
+
+
+def test_when_the_model_cannot_condense_the_rules_resolve(settings: Settings, embedder: Embedder,
+                                                          built_index: Index) -> None:
+    from tests.test_api import free_port
+
+    configured = with_llm(settings, f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
+    answer = runtime.open_assistant(configured, embedder).ask(
+        "那钢铁呢？", history=[("焦化行业水污染物排放执行什么标准？", "……")])
+    assert answer.resolved_question == "钢铁行业水污染物排放执行什么标准？"

@@ -45,7 +45,7 @@ class Assistant:
         A refusal is ("done", Answer) alone."""
         timings: dict[str, float] = {}
         with timed(timings, "resolve_ms"):
-            resolved = resolve(question, history, self.english_words) if history else question
+            resolved = self.resolve(question, history) if history else question
 
         def done(answer: Answer) -> tuple[str, Answer]:
             return "done", answer.model_copy(update={"question": question, "resolved_question": resolved})
@@ -81,6 +81,13 @@ class Assistant:
             return
         yield done(Answer(question=question, answer=text, status="answered", language=analysis.language,
                           citations=citations, timings_ms=timings))
+
+    def resolve(self, question: str, history: Sequence[Turn]) -> str:
+        """The standalone question a follow-up stands for: condensed by the LLM when one answers
+        (and manages), else by rule (`followup.resolve`)."""
+        condense = getattr(self.generator, "condense", None)
+        condensed = condense(question, history) if condense is not None else None
+        return condensed or resolve(question, history, self.english_words)
 
     def english_words(self, text: str) -> str:
         """Chinese corpus words for English text (a follow-up's "What about steel?")."""

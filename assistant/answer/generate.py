@@ -54,6 +54,15 @@ Quotes:
 """
 
 
+CONDENSE = """Rewrite the last question of this conversation as one standalone question, in the language it
+was asked in, keeping every document, article, industry, place and year it relies on from the earlier turns.
+Reply with the question only.
+
+{turns}
+Last question: {question}
+"""
+
+
 class LLMGenerator:
     """An OpenAI-compatible chat model via LangChain; falls back to extractive when its answer cannot be used."""
 
@@ -116,6 +125,18 @@ class LLMGenerator:
             for line in fallback[0].splitlines(keepends=True):
                 yield "delta", line
         yield "result", result or fallback
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
+        """The follow-up as a standalone question, written by the model; None when the endpoint
+        fails or replies with something that is no question (the caller then resolves it by rule)."""
+        turns = "\n".join(f"Q: {q}\nA: {a[:600]}" for q, a in history[-4:])
+        try:
+            reply = str(self._model.invoke(CONDENSE.format(turns=turns, question=question)).content).strip()
+        except Exception as exc:  # noqa: BLE001 - any endpoint failure means: resolve by rule
+            logger.warning("the LLM endpoint failed condensing a follow-up (%s)", type(exc).__name__)
+            return None
+        reply = reply.splitlines()[0].strip().strip("\"“”") if reply else ""
+        return reply if 2 <= len(reply) <= 4 * max(len(question), 60) else None
 
     @staticmethod
     def checked(reply: str, citations: list[Citation],
