@@ -142,6 +142,12 @@ class AnswerOutcome:
     split: str = ""
 
 
+def needed(quote: str, outcome: AnswerOutcome) -> bool:
+    """A quote earns its place when it holds evidence, or a number or identifier an answer point needs."""
+    text = normalise(quote)
+    return any(normalise(e) in text for e in outcome.evidence) or any(f in text for f in outcome.facts)
+
+
 def answer_scores(outcomes: Sequence[AnswerOutcome]) -> dict[str, float]:
     """Citation recall, fact coverage, refusal rates, fabricated quotes and chat latency."""
     answerable = [o for o in outcomes if o.evidence]
@@ -152,7 +158,9 @@ def answer_scores(outcomes: Sequence[AnswerOutcome]) -> dict[str, float]:
         return round(float(np.mean(values)), 4) if values else 0.0
 
     latencies = [o.latency_ms for o in outcomes]
+    cited = [o for o in answerable if o.answered and o.quotes]
     return {
+        "answer_precision": mean([sum(needed(q, o) for q in o.quotes) / len(o.quotes) for o in cited]),
         "citation_recall": mean([recall_at(o.evidence, o.quotes, len(o.quotes)) if o.quotes else 0.0
                                  for o in answerable]),
         "fact_coverage": mean([sum(f in normalise(o.answer) for f in o.facts) / len(o.facts) for o in with_facts]),

@@ -75,6 +75,7 @@ def split_table(variants: list[str], run: Run | None) -> list[str]:
 
 ANSWER_ROWS = (
     ("citation_recall", "citation recall (evidence strings inside the cited quotes)"),
+    ("answer_precision", "answer precision (share of cited quotes holding evidence or a fact an answer point needs)"),
     ("fact_coverage", "fact coverage (numbers, years, identifiers of the answer points in the answer)"),
     ("refusal_rate_out_of_scope", "out-of-scope questions refused"),
     ("false_refusal_rate", "answerable questions refused"),

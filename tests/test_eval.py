@@ -125,3 +125,15 @@ def test_the_ingest_rate_is_measured_beside_the_engine_on_the_same_passages(tmp_
     pipeline, alone = embedding_rates(embedder, CORPUS, tmp_path)
     assert pipeline > 0 and alone > 0
     assert not any(tmp_path.iterdir())
+
+
+def test_answer_precision_counts_the_quotes_an_answer_needs() -> None:
+    from eval.metrics import AnswerOutcome, answer_scores
+
+    outcome = AnswerOutcome("q1", "numeric", "zh", ("排污许可证有效期为5年",), ("5",), "…", True,
+                            ("排污许可证有效期为5年。", "审批部门应当自受理申请之日起20日内完成审查。",
+                             "排污单位应当公开污染物排放信息。"), 0, 1.0)
+    # The first holds the evidence; the second a number, but not one the answer points need.
+    assert answer_scores([outcome])["answer_precision"] == round(1 / 3, 4)
+    refused = AnswerOutcome("q2", "numeric", "zh", ("x",), (), "", False, (), 0, 1.0)
+    assert answer_scores([outcome, refused])["answer_precision"] == round(1 / 3, 4)
