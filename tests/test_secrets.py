@@ -85,7 +85,7 @@ def test_the_server_log_holds_no_secret_after_failing_platform_calls(settings: S
     log = tmp_path / "server.log"
     with fake_platform(credentials) as platform:
         environment = {"ENVQA_ANSWER_GENERATOR": "tests.slow_generator:SlowGenerator",
-                       "ENVQA_WECHAT_TOKEN": TOKEN, "ENVQA_WECHAT_APP_ID": APP_ID,
+                       "ENVQA_WECHAT_PUSH": "true", "ENVQA_WECHAT_TOKEN": TOKEN, "ENVQA_WECHAT_APP_ID": APP_ID,
                        "ENVQA_WECHAT_APP_SECRET": SECRET, "ENVQA_WECHAT_API_BASE": platform.base_url,
                        "ENVQA_WECHAT_REPLY_TIMEOUT_S": "0.2"}
         with envqa_serve(settings, log, environment) as served:

@@ -93,7 +93,7 @@ def test_two_workers_share_wechat_records_and_limits(settings: Settings, built_i
     log = tmp_path / "server.log"
     with fake_platform(CREDENTIALS) as platform:
         environment = {"ENVQA_STATE_URL": redis_url, "ENVQA_ANSWER_GENERATOR": "tests.slow_generator:SlowGenerator",
-                       "ENVQA_WECHAT_TOKEN": TOKEN, "ENVQA_WECHAT_APP_ID": APP_ID,
+                       "ENVQA_WECHAT_PUSH": "true", "ENVQA_WECHAT_TOKEN": TOKEN, "ENVQA_WECHAT_APP_ID": APP_ID,
                        "ENVQA_WECHAT_APP_SECRET": CREDENTIALS.app_secret, "ENVQA_WECHAT_API_BASE": platform.base_url,
                        "ENVQA_WECHAT_REPLY_TIMEOUT_S": "0.2", "ENVQA_WECHAT_USER_RATE_LIMIT": "2/minute"}
         with envqa_serve(settings, log, environment, ["--workers", "2"]) as served:

@@ -3,10 +3,14 @@
 Requests are signed and encrypted with wechatpy (made-up token, 43-character AES key) and posted to
 the real app; replies are decrypted and their signatures checked with wechatpy. Late answers are
 pushed to a fake platform API server on 127.0.0.1 (tests/wechat_platform.py), and slow or long
-answers come from generators loaded through settings (tests/slow_generator.py).
+answers come from generators loaded through settings (tests/slow_generator.py). The Official
+Account pushes only when a test turns pushing on; otherwise long answers are cut to fit the reply
+and 「全文」 brings the rest.
 """
 
 from __future__ import annotations
+
+import json
 
 import asyncio
 import logging
@@ -30,7 +34,7 @@ from wechatpy.replies import BaseReply, TextReply, deserialize_reply
 from wechatpy.utils import WeChatSigner, random_string
 
 from assistant.answer.assistant import Assistant
-from assistant.answer.types import REFUSAL
+from assistant.answer.types import REFUSAL, Answer, Citation
 from assistant.channels.api import create_app
 from assistant.channels.wechat import (
     TEXT_ONLY,
@@ -42,6 +46,14 @@ from assistant.channels.wechat import (
     xml_safe,
 )
 from assistant.channels.state import MemoryState
+from assistant.channels.wechat.format import (
+    CONTINUE,
+    MORE,
+    NOTHING_PENDING,
+    WORKING,
+    full_request,
+    pages,
+)
 from assistant.channels.wechat.platform import PlatformApi, mp_spec
 from envqa import runtime
 from envqa.core.errors import PlatformError
@@ -63,6 +75,7 @@ CREDENTIALS = Credentials(app_id=APP_ID, app_secret="app-secret", corp_id=CORP_I
                           agent_id=AGENT_ID)
 MSG_IDS = count(6_000_000_000_000_000_001)
 SOURCE_LINE = re.compile(r"^(\[\d+\])+ \S.*$")
+PUBLIC_URL = "https://envqa.example.com"
 
 
 # Messages as the platforms send them
@@ -147,14 +160,18 @@ def platform() -> Iterator[FakePlatform]:
         yield running
 
 
-def configured(settings: Settings, platform: FakePlatform, budget_s: float = 4.0) -> Settings:
+def configured(settings: Settings, platform: FakePlatform, budget_s: float = 4.0, mp_push: bool = False,
+               wecom_push: bool = True, public_url: str = "") -> Settings:
+    """Both channels on, talking to `platform`; pushing as each platform's default unless told."""
     copy = settings.model_copy(deep=True)
+    copy.api.public_url = public_url
     copy.wechat = WechatSettings.model_validate({
         "token": TOKEN, "aes_key": AES_KEY, "app_id": APP_ID, "app_secret": CREDENTIALS.app_secret,
-        "api_base": platform.base_url, "reply_timeout_s": budget_s})
+        "api_base": platform.base_url, "reply_timeout_s": budget_s, "push": mp_push})
     copy.wecom = WecomSettings.model_validate({
         "token": TOKEN, "aes_key": AES_KEY, "corp_id": CORP_ID, "agent_id": AGENT_ID,
-        "secret": CREDENTIALS.corp_secret, "api_base": platform.base_url, "reply_timeout_s": budget_s})
+        "secret": CREDENTIALS.corp_secret, "api_base": platform.base_url, "reply_timeout_s": budget_s,
+        "push": wecom_push})
     return copy
 
 
@@ -251,7 +268,7 @@ def test_slow_answer_is_acknowledged_then_pushed_once(settings: Settings, embedd
                                                        assistant: Assistant, platform: FakePlatform) -> None:
     slow = with_generator(settings, embedder, "tests.slow_generator:SlowGenerator")
     message = text_message(ANSWERABLE, next(MSG_IDS))
-    with TestClient(create_app(configured(settings, platform, budget_s=0.5), slow)) as client:
+    with TestClient(create_app(configured(settings, platform, budget_s=0.5, mp_push=True), slow)) as client:
         responses = [post_mp(client, message) for _ in range(3)]
         assert [(r.status_code, r.text) for r in responses] == [(200, "success")] * 3
         pushed = platform.wait_for_messages(1)
@@ -267,7 +284,7 @@ def test_long_answer_is_pushed_in_parts(settings: Settings, embedder: Embedder, 
     long = with_generator(settings, embedder, "tests.slow_generator:LongGenerator")
     full = chat_text(long.ask(ANSWERABLE))
     assert len(full.encode()) > 2 * 2048
-    with TestClient(create_app(configured(settings, platform), long)) as client:
+    with TestClient(create_app(configured(settings, platform, mp_push=True), long)) as client:
         assert post_mp(client, text_message(ANSWERABLE, next(MSG_IDS))).text == "success"
         expected = len(split_message(full))
         parts = [m["text"]["content"] for m in platform.wait_for_messages(expected)]
@@ -282,13 +299,172 @@ def test_revoked_token_is_fetched_again(settings: Settings, embedder: Embedder, 
                                         platform: FakePlatform) -> None:
     long = with_generator(settings, embedder, "tests.slow_generator:LongGenerator")
     parts = len(split_message(chat_text(long.ask(ANSWERABLE))))
-    with TestClient(create_app(configured(settings, platform), long)) as client:
+    with TestClient(create_app(configured(settings, platform, mp_push=True), long)) as client:
         post_mp(client, text_message(ANSWERABLE, next(MSG_IDS)))
         platform.wait_for_messages(parts)
         platform.revoke_tokens()
         post_mp(client, text_message(ANSWERABLE, next(MSG_IDS)))
         assert len(platform.wait_for_messages(2 * parts)) == 2 * parts
     assert len(platform.tokens) == 2 and [r["reason"] for r in platform.refused] == ["invalid credential"]
+
+
+# Without pushing: long answers cut to fit the reply, 「全文」 for the rest
+
+
+def body_of(page: str) -> str:
+    """A message's statements: what comes before its sources (or, without sources, its hint line)."""
+    for cut_at in ("\n\n来源：\n", "\n\nSources:\n", f"\n\n{MORE['zh']}", f"\n\n{CONTINUE['zh']}"):
+        page = page.split(cut_at)[0]
+    return page
+
+
+def sources_of(page: str) -> list[str]:
+    return [line for line in page.partition("\n\n来源：\n")[2].splitlines() if SOURCE_LINE.match(line)]
+
+
+def ask_mp(client: TestClient, text: str, user: str = USER) -> str:
+    return str(plain_reply(post_mp(client, text_message(text, next(MSG_IDS), user=user))).content)
+
+
+def test_long_answer_without_push_fits_the_reply(settings: Settings, embedder: Embedder, built_index: Index,
+                                                 platform: FakePlatform) -> None:
+    long = with_generator(settings, embedder, "tests.slow_generator:LongGenerator")
+    answer = long.ask(ANSWERABLE)
+    first_statement = answer.answer.splitlines()[0]
+    assert first_statement.endswith("[1]") and len(chat_text(answer).encode()) > 2 * 2048
+    with TestClient(create_app(configured(settings, platform, public_url=PUBLIC_URL + "/"), long)) as client:
+        reply = ask_mp(client, ANSWERABLE)
+    assert len(reply.encode()) <= 2048
+    assert reply.startswith(first_statement + "\n") and "GB 13456-2012" in reply
+    assert sources_of(reply) == [line for line in chat_text(answer).splitlines() if line.startswith("[1] ")]
+    assert reply.endswith(f"\n\n{MORE['zh']}\n网页版：{PUBLIC_URL}/")
+    assert not platform.messages and not platform.tokens, "nothing is pushed when pushing is off"
+
+
+def test_full_sends_the_rest_in_order(settings: Settings, embedder: Embedder, built_index: Index,
+                                      platform: FakePlatform) -> None:
+    long = with_generator(settings, embedder, "tests.slow_generator:LongGenerator")
+    answer = long.ask(ANSWERABLE)
+    with TestClient(create_app(configured(settings, platform), long)) as client:
+        received = [ask_mp(client, ANSWERABLE)]
+        assert received[0].endswith(MORE["zh"]), "no link without ENVQA_API_PUBLIC_URL"
+        retry_of = text_message("全文", next(MSG_IDS))
+        received.append(str(plain_reply(post_mp(client, retry_of)).content))
+        assert plain_reply(post_mp(client, retry_of)).content == received[-1], "a retry does not skip a part"
+        for word in ("全部", "more", " “全文” ") * 10:
+            if not received[-1].endswith(CONTINUE["zh"]):
+                break
+            received.append(ask_mp(client, word))
+        after = ask_mp(client, "全文")
+    assert len(received) >= 3 and received[-1] != received[-2]
+    assert all(len(page.encode()) <= 2048 for page in received)
+    assert all(page.endswith(f"\n\n{CONTINUE['zh']}") for page in received[1:-1])
+    assert not received[-1].endswith(CONTINUE["zh"]) and not received[-1].endswith(MORE["zh"])
+    assert all(sources_of(page) for page in received), "each message names the sources it cites"
+    assert squash("".join(body_of(page) for page in received)) == squash(answer.answer), "nothing lost or repeated"
+    assert after == NOTHING_PENDING["zh"]
+    assert generator_of(long).calls == [ANSWERABLE, ANSWERABLE] and not platform.messages
+
+
+def test_full_with_nothing_pending_says_so(client: TestClient) -> None:
+    assert ask_mp(client, "全文") == NOTHING_PENDING["zh"]
+    assert ask_mp(client, "more", user="oAnotherUser0002") == NOTHING_PENDING["en"]
+    short = ask_mp(client, ANSWERABLE)
+    assert "GB 13456-2012" in short and MORE["zh"] not in short, "an answer that fits is sent whole"
+    assert ask_mp(client, "全文") == NOTHING_PENDING["zh"]
+
+
+def test_a_new_question_replaces_the_rest_of_the_last(settings: Settings, embedder: Embedder, built_index: Index,
+                                                      platform: FakePlatform) -> None:
+    long = with_generator(settings, embedder, "tests.slow_generator:LongGenerator")
+    with TestClient(create_app(configured(settings, platform), long)) as client:
+        assert ask_mp(client, ANSWERABLE).endswith(MORE["zh"])
+        other = ask_mp(client, "other user's question: " + ANSWERABLE, user="oAnotherUser0002")
+        assert ask_mp(client, UNANSWERABLE).startswith(REFUSAL["zh"])
+        assert ask_mp(client, "全文") == NOTHING_PENDING["zh"]
+        assert ask_mp(client, "全文", user="oAnotherUser0002") != NOTHING_PENDING["zh"], other
+
+
+def test_slow_answer_without_push_is_kept_for_full(settings: Settings, embedder: Embedder, built_index: Index,
+                                                   assistant: Assistant, platform: FakePlatform) -> None:
+    slow = with_generator(settings, embedder, "tests.slow_generator:SlowGenerator")
+    message = text_message(ANSWERABLE, next(MSG_IDS))
+    with TestClient(create_app(configured(settings, platform, budget_s=0.5), slow)) as client:
+        replies = [plain_reply(post_mp(client, message)).content for _ in range(2)]
+        assert replies == [WORKING["zh"]] * 2, "the reply says to ask for it, and a retry gets the same"
+        deadline = time.monotonic() + 60
+        while (got := ask_mp(client, "全文")) == WORKING["zh"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert ask_mp(client, "全文") == NOTHING_PENDING["zh"]
+    assert_cited_answer(got, assistant.ask(ANSWERABLE).answer)
+    assert generator_of(slow).calls == [ANSWERABLE]
+    assert not platform.messages and not platform.tokens, "nothing is pushed when pushing is off"
+
+
+def test_wecom_without_push_cuts_its_replies_too(settings: Settings, embedder: Embedder, built_index: Index,
+                                                 platform: FakePlatform) -> None:
+    long = with_generator(settings, embedder, "tests.slow_generator:LongGenerator")
+    first_statement = long.ask(ANSWERABLE).answer.splitlines()[0]
+
+    def ask(app: TestClient, text: str) -> str:
+        message = text_message(text, next(MSG_IDS), user=WORKER, to=CORP_ID, agent=True)
+        return str(opened(post_wecom(app, message), wecom_crypto()).content)
+
+    with TestClient(create_app(configured(settings, platform, wecom_push=False), long)) as app:
+        first, second = ask(app, ANSWERABLE), ask(app, "全文")
+    assert all(len(page.encode()) <= 2048 for page in (first, second))
+    assert first.startswith(first_statement) and first.endswith(MORE["zh"]) and sources_of(first)
+    assert second.endswith(CONTINUE["zh"]) and sources_of(second) and second != first
+    assert not platform.messages and not platform.tokens
+
+
+def permit_answer(text: str, numbers: int = 2) -> Answer:
+    citations = [Citation(n=n, doc_id="pwxk", doc_title="《排污许可管理条例》", section=f"第三章 > 第{n}条",
+                          quote="排污许可证有效期为5年。", spans=[(0, 12)], chunk_id=f"pwxk-{n}")
+                 for n in range(1, numbers + 1)]
+    return Answer(question="排污许可证有效期多久？", answer=text, status="answered", language="zh",
+                  citations=citations)
+
+
+def test_an_overlong_statement_is_cut_after_a_sentence_and_keeps_its_citation() -> None:
+    long_statement = "排污许可证有效期为5年。" + "有效期届满需要继续排放的，应当于届满60日前申请延续。" * 40 + "[2]"
+    answer = permit_answer("排污许可证有效期为5年。[1]\n" + long_statement)
+    first, second, *rest = pages(answer)
+    assert first.startswith("排污许可证有效期为5年。[1]\n排污许可证有效期为5年。有效期届满") and len(first.encode()) <= 2048
+    sources = "来源：\n[1] 排污许可管理条例 · 第1条\n[2] 排污许可管理条例 · 第2条"
+    assert first.endswith(f"申请延续。… [2]\n\n{sources}\n\n{MORE['zh']}"), first[-120:]
+    assert second.startswith("…有效期届满") and second.endswith("[2]\n\n来源：\n[2] 排污许可管理条例 · 第2条")
+    assert rest == []
+
+
+@given(st.lists(st.tuples(st.text(alphabet=st.sampled_from(["钢", "铁", "。", "，", "；", " ", "a", ".", "😀"]),
+                                  min_size=1, max_size=900),
+                          st.integers(min_value=1, max_value=3)), min_size=1, max_size=8),
+       st.integers(min_value=300, max_value=2048))
+@hypothesis_settings(deadline=None, max_examples=60)
+def test_pages_fit_cite_and_lose_nothing(statements: list[tuple[str, int]], limit: int) -> None:
+    text = "\n".join(f"{words}[{n}]" for words, n in statements)
+    got = pages(permit_answer(text, numbers=3), limit=limit)
+    assert all(len(page.encode()) <= limit for page in got)
+    bodies = [body_of(page) for page in got]
+    for page, body in zip(got, bodies):
+        cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", body)})
+        listed = sorted(int(n) for line in sources_of(page) for n in re.findall(r"\[(\d+)\]", line))
+        assert set(cited) <= set(listed), page  # every marker in a message has its source there
+        assert len(got) == 1 or cited == listed, page  # and a cut answer's messages list no other
+        assert "[" not in re.sub(r"\[\d+\]", "", body), "no marker is cut"
+
+    def bare(part: str) -> str:
+        return squash(re.sub(r"\[\d+\]", "", part).replace("…", ""))
+
+    assert bare("".join(bodies)) == bare(text)
+
+
+def test_full_request_words() -> None:
+    assert [full_request(text) for text in ("全文", " 全部 ", "“全文”", "More", "FULL.", "全文！")] == \
+        ["zh", "zh", "zh", "en", "en", "zh"]
+    assert [full_request(text) for text in ("全文检索", "more info", "", "全")] == [None] * 4
 
 
 def test_a_busy_platform_is_tried_again_with_backoff(platform: FakePlatform) -> None:
@@ -495,6 +671,16 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert (loaded.wecom.corp_id, loaded.wecom.agent_id, loaded.wecom.secret.get_secret_value()) == \
         (CORP_ID, AGENT_ID, "w")
     assert loaded.wecom.api_base == "https://qyapi.weixin.qq.com"
+    assert (loaded.wechat.push, loaded.wecom.push, loaded.api.public_url) == (False, True, "")
+    monkeypatch.setenv("ENVQA_WECHAT_PUSH", "true")
+    monkeypatch.setenv("ENVQA_WECOM_PUSH", "false")
+    monkeypatch.setenv("ENVQA_API_PUBLIC_URL", "https://envqa.example.com/")
+    loaded = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (loaded.wechat.push, loaded.wecom.push, loaded.api.public_url) == (True, False, PUBLIC_URL)
+    for bad in ("envqa.example.com", "ftp://envqa.example.com", "https://envqa.example.com/?q=1"):
+        monkeypatch.setenv("ENVQA_API_PUBLIC_URL", bad)
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         WechatSettings.model_validate({"aes_key": "too-short"})
     with pytest.raises(ValidationError):
@@ -639,3 +825,15 @@ def test_messages_without_msgid_are_told_apart_by_what_they_say(recording_client
     for content in (ANSWERABLE, other, ANSWERABLE):  # the third is a retry of the first
         assert recording_client.post("/wechat/mp", params=signed(), content=without_id(content)).status_code == 200
     assert generator_of(recording).calls == [ANSWERABLE, other]
+
+
+def test_each_user_keeps_a_conversation_for_follow_ups(client: TestClient) -> None:
+    first = ask_mp(client, "示例排放许可证有效期是多久？", user="openid-thread")
+    assert "5年" in first
+    follow = ask_mp(client, "该条例第三十五条规定了什么？", user="openid-thread")
+    assert "2021年3月1日" in follow  # 「该条例」 is the regulation the first answer quoted
+    # Each user's thread is their own: another user's first question starts one of its own.
+    ask_mp(client, "示例排放许可证有效期是多久？", user="another-openid")
+    state = client.app.state.shared  # type: ignore[attr-defined]
+    threads = [json.loads(state.get(f"conversation:wechat:{user}")) for user in ("openid-thread", "another-openid")]
+    assert [len(turns) for turns in threads] == [2, 1]

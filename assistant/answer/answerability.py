@@ -45,6 +45,9 @@ MONEY = re.compile(r"(?:\d[\d.,]*|[一二三四五六七八九十百千万两]+)
 FINE_MULTIPLE = re.compile(r"[一二三四五六七八九十\d]+倍以[上下](?:的)?罚款|\d+倍以上\d+倍以下的罚款")
 RATE_ASKED = re.compile(r"比例|占比|比率|利率|百分比|percentage|share of|\brate\b", re.I)
 RATE = re.compile(r"%|％|百分之|分之[一二三四五六七八九十]|\d+\s*成")
+# A question asking which document applies: a bare pronoun after it stands for the document answered.
+DOCUMENT_ASKED = re.compile(r"哪(?:个|份|部|项)?(?:文件|法|法律|条例|办法|标准|规定|政策)|什么(?:文件|法律|标准|政策)|依据|"
+                            r"\b(?:which|what)\s+(?:document|law|regulation|standard|rule|policy)", re.I)
 STANDARD_ASKED = re.compile(r"(?:哪些|哪个|哪项|什么|哪一)[^？?，,]{0,8}标准|which standard", re.I)
 STANDARD_GIVEN = re.compile(r"\b(?:GB|HJ|DB\d{2}|[A-Z]{2,4}/T|T/[A-Z]{2,10})\s*/?\s*T?\s*\d|《[^》]*标准(?:[（(][^》]*[)）])?》")
 WANTS_IDENTIFIER = re.compile(r"编号|文号|标准号|代号|几号令|令号|哪一号|document number|standard number|\bcode\b|"

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant.answer.answerability import DOCUMENT_ASKED
 from assistant.answer.places import divisions
 from ingest.identifiers import INDUSTRY_KEYWORDS
 
@@ -46,9 +47,6 @@ PRONOUN_EN = re.compile(r"\b(?:its|it|this|that|these|those|they|them|their)(?:\
 KIND_EN = {"law": "法", "regulation": "条例", "rule": "办法", "measures": "办法", "standard": "标准", "plan": "方案",
            "notice": "通知", "document": ""}
 QUOTED_TITLE = re.compile(r"“([^“”]{2,60}(?:法|条例|办法|标准|方案|规定|通知|意见|名录))”")
-# A question asking which document applies: a bare pronoun after it stands for the document answered.
-DOCUMENT_ASKED = re.compile(r"哪(?:个|份|部|项)?(?:文件|法|法律|条例|办法|标准|规定|政策)|什么(?:文件|法律|标准|政策)|依据|"
-                            r"\b(?:which|what)\s+(?:document|law|regulation|standard|rule|policy)", re.I)
 # 「那…」「还有…」 "And …": the question goes on from the one before.
 CONTINUES = re.compile(r"^(?:那么?|那|还有|另外|再问一下|那如果|如果是|and|also|so|what about|how about)(?![\u4e00-\u9fff]{0}里)", re.I)
 SHORT = 14

@@ -336,6 +336,7 @@ def create_app(settings: Settings, assistant: Assistant,
     limiter = Limiter(key_func=access.limit_key, default_limits=limits, enabled=bool(limits),
                       storage_uri=shared.limits_uri)
     app.state.limiter = limiter
+    app.state.shared = shared
     app.add_middleware(SlowAPIASGIMiddleware)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes,
                        uploads={"/api/documents": settings.ingest.max_upload_bytes})
@@ -366,7 +367,7 @@ def create_app(settings: Settings, assistant: Assistant,
         answer: Answer = await anyio.to_thread.run_sync(
             lambda: loaded.ask(body.question, body.filters, history), limiter=answering.limiter())
         if conversation is not None:
-            conversations.add(conversation, (answer.resolved_question or body.question, answer.answer), owner)
+            conversations.add(conversation, (body.question, answer.answer), owner)
         return answer.model_copy(update={"conversation_id": conversation})
 
     @app.post("/api/chat/stream", dependencies=reader,
@@ -395,8 +396,7 @@ def create_app(settings: Settings, assistant: Assistant,
                 else:
                     answer = value.model_copy(update={"conversation_id": conversation})
                     if conversation is not None:
-                        conversations.add(conversation, (answer.resolved_question or body.question, answer.answer),
-                                          owner)
+                        conversations.add(conversation, (body.question, answer.answer), owner)
                     data = answer.model_dump_json()
                 yield {"event": kind, "data": data}
 

@@ -1,5 +1,6 @@
 """The last turns of each conversation, kept in the shared state (so every worker sees them) for a
-while after its last question, so a follow-up can be resolved against them."""
+while after its last question, so a follow-up can be resolved against them. A turn is kept as it
+was asked: the resolution of a thread is worked out from its questions as typed, each time."""
 
 from __future__ import annotations
 

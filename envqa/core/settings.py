@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from limits import parse as parse_limit
@@ -56,6 +57,16 @@ def rate_limit_syntax(value: str) -> str:
     return value
 
 
+def public_url_shape(value: str) -> str:
+    """An http(s) base URL without query or fragment (trailing slashes dropped), or empty."""
+    value = value.strip().rstrip("/")
+    if value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"'{value}' is not a base URL such as https://envqa.example.com")
+    return value
+
+
 class ApiSettings(Section):
     host: str = Field("127.0.0.1", description="Address `envqa serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `envqa serve` listens on.")
@@ -85,8 +96,11 @@ class ApiSettings(Section):
                                       "question.")
     answer_threads: int = Field(0, ge=0, description="Questions and searches worked on at once per process (they "
                                 "hold the GIL); the rest wait their turn. 0: the number of cores.")
+    public_url: str = Field("", description="Public base URL of the chat page, e.g. https://envqa.example.com; "
+                            "a WeChat or WeCom answer cut to fit one message links to it. Empty: no link.")
 
     _rate_limit = field_validator("rate_limit")(rate_limit_syntax)
+    _public_url = field_validator("public_url")(public_url_shape)
 
 
 class StateSettings(Section):
@@ -135,6 +149,9 @@ class WechatSettings(Section):
     reply_timeout_s: float = Field(4.0, gt=0, lt=5, description="Seconds an answer may take to go back "
                                    "in the reply itself; a slower one is acknowledged and pushed when ready "
                                    "(the platform waits 5 seconds).")
+    push: bool = Field(False, description="Push late and long answers through the customer-service API "
+                       "(客服消息), which only verified accounts have. Off: every reply carries the answer, cut "
+                       "to fit with its citations, and 「全文」 sends the rest; a late answer is kept for 「全文」.")
 
     _aes_key = field_validator("aes_key")(aes_key_shape)
     _user_rate_limit = field_validator("user_rate_limit")(rate_limit_syntax)
@@ -165,6 +182,8 @@ class WecomSettings(Section):
     reply_timeout_s: float = Field(4.0, gt=0, lt=5, description="Seconds an answer may take to go back "
                                    "in the reply itself; a slower one is acknowledged and pushed when ready "
                                    "(the platform waits 5 seconds).")
+    push: bool = Field(True, description="Push late and long answers through the app message API (every app "
+                       "may). Off: as for the Official Account, replies are cut to fit and 「全文」 sends the rest.")
 
     _aes_key = field_validator("aes_key")(aes_key_shape)
     _user_rate_limit = field_validator("user_rate_limit")(rate_limit_syntax)

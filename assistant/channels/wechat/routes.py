@@ -1,11 +1,14 @@
 """WeChat Official Account and WeCom callbacks (see the README section on connecting them).
 
 Both platforms POST every message a user sends to our URL and wait five seconds for the reply; with
-none by then they drop the connection and retry, three times in all. So an answer goes back in the
-reply itself only when it is ready within `reply_timeout_s` and fits in one message; otherwise the
-callback is acknowledged at once and the answer is pushed through the platform's message API when
-it is ready. A bounded, expiring record of the messages already taken makes sure that a retry never
-starts a second answer.
+none by then they drop the connection and retry, three times in all. With pushing on (WeCom's
+default), an answer goes back in the reply itself only when it is ready within `reply_timeout_s` and
+fits in one message; otherwise the callback is acknowledged at once and the answer is pushed through
+the platform's message API when it is ready. With pushing off (the Official Account's default: an
+unverified account has no customer-service API), the reply always carries the answer, cut to fit
+with its citations; the user sends 「全文」 for the rest, which is kept per user for a while. An
+answer not ready in time is kept when it is, and the reply says to send 「全文」 for it. A bounded,
+expiring record of the messages already taken makes sure that a retry never starts a second answer.
 
 Signatures, AES and reply XML are wechatpy's; bodies pass defusedxml before wechatpy sees them.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import math
 import os
@@ -54,17 +58,24 @@ from wechatpy.utils import check_signature
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
 from assistant.channels.wechat.format import (
+    FAILED,
+    NOTHING_PENDING,
     SLOW_DOWN,
     TEXT_ONLY,
     TOO_LONG,
     WELCOME,
+    WORKING,
     chat_text,
+    full_request,
+    pages,
     split_message,
     xml_safe,
 )
 from assistant.channels.answering import Answering
+from assistant.channels.conversations import Conversations
 from assistant.channels.state import MemoryState, State
 from assistant.channels.wechat.platform import PlatformApi, mp_spec, wecom_spec
+from assistant.search.query import language
 from envqa.core.errors import BadRequest, Forbidden, NotFound, PlatformError
 from envqa.core.settings import Settings, WechatSettings, WecomSettings
 
@@ -74,6 +85,8 @@ MAX_BODY_BYTES = 32 * 1024
 """A callback body is a few hundred bytes; anything near this size is not from the platform."""
 DEDUPE_TTL_S = 300.0
 """The platforms retry within about 15 seconds, so five minutes covers every retry with room to spare."""
+UNSENT_TTL_S = 1800.0
+"""How long the rest of a user's last answer waits for 「全文」."""
 PLATFORM_TIMEOUT_S = 10.0
 SHUTDOWN_GRACE_S = 30.0
 
@@ -115,6 +128,60 @@ class Dedupe:
     def replied(self, key: str, text: str | None) -> None:
         if text is not None:
             self._state.put(f"reply:{self._channel}:{key}", text, self._ttl_s)
+
+
+class Unsent:
+    """Per user, the messages of their last answer not yet sent, for 「全文」 to send one at a time.
+
+    Kept in the server's state for `ttl_s` (renewed at each 「全文」), so that the next message
+    reaches the user whichever worker takes it. Each record names the question it answers: an
+    answer that comes late does not replace the record of a question asked since.
+    """
+
+    def __init__(self, state: State, channel: str, ttl_s: float = UNSENT_TTL_S) -> None:
+        self._state = state
+        self._channel = channel
+        self._ttl_s = ttl_s
+
+    def _key(self, user: str) -> str:
+        return f"unsent:{self._channel}:{user}"
+
+    def _record(self, user: str) -> dict[str, Any] | None:
+        found = self._state.get(self._key(user))
+        record = json.loads(found) if found else None
+        return record if isinstance(record, dict) else None
+
+    def keep(self, user: str, question: str, messages: Sequence[str]) -> None:
+        """The messages still to send for `question` (the message key); none: forget the last answer."""
+        if messages:
+            self._put(user, {"for": question, "messages": list(messages)})
+        else:
+            self._state.forget(self._key(user))
+
+    def working(self, user: str, question: str, lang: str) -> None:
+        self._put(user, {"for": question, "working": lang})
+
+    def ready(self, user: str, question: str, messages: Sequence[str]) -> None:
+        """Keep the late answer to `question`, unless the user has asked another question since."""
+        record = self._record(user)
+        if record is not None and record.get("for") == question:
+            self.keep(user, question, messages)
+
+    def next(self, user: str, lang: str) -> str:
+        """The next message to send, and it is then taken off; or why there is none."""
+        record = self._record(user)
+        if record is None:
+            return NOTHING_PENDING[lang]
+        if "working" in record:
+            return WORKING[str(record["working"])]
+        messages = [str(message) for message in record.get("messages", [])]
+        if not messages:
+            return NOTHING_PENDING[lang]
+        self.keep(user, str(record.get("for", "")), messages[1:])
+        return messages[0]
+
+    def _put(self, user: str, record: dict[str, Any]) -> None:
+        self._state.put(self._key(user), json.dumps(record, ensure_ascii=False), self._ttl_s)
 
 
 # One channel: what the two callbacks share
@@ -174,16 +241,17 @@ class Freshness:
 
 
 class Channel:
-    """One platform's callback: its crypto, de-duplication, the reply budget, and pushing answers that miss it.
+    """One platform's callback: its crypto, de-duplication, the reply budget, and what becomes of answers
+    that miss it or do not fit: pushed (`push`), or kept for 「全文」.
 
     `crypto` is the wechatpy WeChatCrypto of the platform, or None for an Official Account in
-    plaintext mode only.
+    plaintext mode only. `link`, when set, is the web page's address, given with an answer cut to fit.
     """
 
-    def __init__(self, name: str, crypto: Any, ask: Callable[[str], Answer], budget_s: float,
+    def __init__(self, name: str, crypto: Any, ask: Callable[[str, str], Answer], budget_s: float,
                  max_question_chars: int, make_api: Callable[[httpx.AsyncClient], PlatformApi],
                  user_rate_limit: str = "", state: State | None = None,
-                 answering: Answering | None = None) -> None:
+                 answering: Answering | None = None, push: bool = True, link: str = "") -> None:
         if state is None:
             state = MemoryState()
         self.name = name
@@ -199,6 +267,9 @@ class Channel:
         self.max_question_chars = max_question_chars
         self.make_api = make_api
         self.seen = Dedupe(state, name)
+        self.push_answers = push
+        self.link = link
+        self.unsent = Unsent(state, name)
         self.pending: set[asyncio.Task[None]] = set()
         self.api: PlatformApi | None = None
 
@@ -217,9 +288,13 @@ class Channel:
     async def respond(self, message: Incoming) -> str | None:
         """Text is answered; a new follower is welcomed; other events need no reply; other messages get a hint.
 
-        A user past the per-user limit is asked to wait instead: no answer is computed or pushed.
+        「全文」 sends the next part of the user's last answer (it computes nothing, so it is not
+        counted). A user past the per-user limit is asked to wait instead: no answer is computed or pushed.
         """
         if message.kind == "text":
+            lang = full_request(message.text)
+            if lang is not None:
+                return self.unsent.next(message.user, lang)
             if self.user_limit is not None and not self.per_user.hit(self.user_limit, self.name, message.user):
                 reset = self.per_user.get_window_stats(self.user_limit, self.name, message.user).reset_time
                 return SLOW_DOWN.format(seconds=max(1, math.ceil(reset - time.time())))
@@ -229,7 +304,7 @@ class Channel:
         return TEXT_ONLY
 
     async def answer(self, message: Incoming) -> str | None:
-        """The answer if it is ready within the budget and fits in one message; else None, and it is pushed.
+        """The reply to a question: see `answer_pushing` and `answer_passively`.
 
         `ask` is blocking, so it runs in a worker thread that keeps going after the budget is spent.
         """
@@ -238,15 +313,41 @@ class Channel:
             return TEXT_ONLY
         if len(question) > self.max_question_chars:
             return TOO_LONG.format(limit=self.max_question_chars)
-        work = asyncio.ensure_future(anyio.to_thread.run_sync(self.ask, question,
+        work = asyncio.ensure_future(anyio.to_thread.run_sync(self.ask, question, message.user,
                                                               limiter=self.answering.limiter()))
         await asyncio.wait({work}, timeout=self.budget_s)
+        if self.push_answers:
+            return self.answer_pushing(message, work)
+        return self.answer_passively(message, question, work)
+
+    def answer_pushing(self, message: Incoming, work: asyncio.Future[Answer]) -> str | None:
+        """The answer if it was ready within the budget and fits in one message; else None, and it is pushed."""
         if work.done():
             parts = split_message(chat_text(work.result()))
             if len(parts) == 1:
                 return parts[0]
         self.spawn(self.push(message.user, work))
         return None
+
+    def answer_passively(self, message: Incoming, question: str, work: asyncio.Future[Answer]) -> str:
+        """The answer's first message, the rest kept for 「全文」; or, when it was not ready within the
+        budget, that it is still being written, and it is kept for 「全文」 when it is."""
+        if work.done():
+            first, *rest = pages(work.result(), self.link)
+            self.unsent.keep(message.user, message.key, rest)
+            return first
+        lang = language(question)
+        self.unsent.working(message.user, message.key, lang)
+        self.spawn(self.keep_late(message, lang, work))
+        return WORKING[lang]
+
+    async def keep_late(self, message: Incoming, lang: str, work: Awaitable[Answer]) -> None:
+        try:
+            answer = await work
+        except BaseException:
+            self.unsent.ready(message.user, message.key, [FAILED[lang]])
+            raise
+        self.unsent.ready(message.user, message.key, pages(answer, self.link))
 
     async def push(self, user: str, work: Awaitable[Answer]) -> None:
         if self.api is None:
@@ -263,7 +364,8 @@ class Channel:
     def finished(self, task: asyncio.Task[None]) -> None:
         self.pending.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("%s: a late answer could not be pushed", self.name, exc_info=task.exception())
+            what = "pushed" if self.push_answers else "kept"
+            logger.error("%s: a late answer could not be %s", self.name, what, exc_info=task.exception())
 
     def open(self, http: httpx.AsyncClient) -> None:
         self.api = self.make_api(http)
@@ -332,7 +434,7 @@ MP_REQUIRED = ("token", "app_id", "app_secret")
 WECOM_REQUIRED = ("token", "aes_key", "corp_id", "agent_id", "secret")
 
 
-def mp_channel(settings: Settings, ask: Callable[[str], Answer], state: State,
+def mp_channel(settings: Settings, ask: Callable[[str, str], Answer], state: State,
                answering: Answering | None = None) -> Channel | None:
     config = settings.wechat
     absent = missing(config, "ENVQA_WECHAT", MP_REQUIRED)
@@ -340,15 +442,16 @@ def mp_channel(settings: Settings, ask: Callable[[str], Answer], state: State,
         logger.warning("WeChat Official Account channel disabled (/wechat/mp answers 404): set %s",
                        ", ".join(absent))
         return None
-    logger.info("WeChat Official Account channel at /wechat/mp (%s mode)", config.message_mode)
+    logger.info("WeChat Official Account channel at /wechat/mp (%s mode; %s)", config.message_mode,
+                "late and long answers pushed" if config.push else "long answers continued by 「全文」")
     key = config.aes_key.get_secret_value()
     crypto = MpCrypto(config.token.get_secret_value(), key, config.app_id) if key else None
     return Channel("wechat", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
                    lambda http: PlatformApi(http, config.api_base, mp_spec(config)), config.user_rate_limit, state,
-                   answering)
+                   answering, push=config.push, link=page_link(settings))
 
 
-def wecom_channel(settings: Settings, ask: Callable[[str], Answer], state: State,
+def wecom_channel(settings: Settings, ask: Callable[[str, str], Answer], state: State,
                   answering: Answering | None = None) -> Channel | None:
     config = settings.wecom
     absent = missing(config, "ENVQA_WECOM", WECOM_REQUIRED)
@@ -359,7 +462,14 @@ def wecom_channel(settings: Settings, ask: Callable[[str], Answer], state: State
     crypto = WecomCrypto(config.token.get_secret_value(), config.aes_key.get_secret_value(), config.corp_id)
     return Channel("wecom", crypto, ask, config.reply_timeout_s, settings.api.max_question_chars,
                    lambda http: PlatformApi(http, config.api_base, wecom_spec(config)), config.user_rate_limit, state,
-                   answering)
+                   answering, push=config.push, link=page_link(settings))
+
+
+def page_link(settings: Settings) -> str:
+    """The chat page's public address, or empty. The page reads no question from its URL, so the
+    link is to the page itself."""
+    base = settings.api.public_url.strip().rstrip("/")
+    return f"{base}/" if base else ""
 
 
 def add_mp_routes(routes: APIRouter, config: WechatSettings, channel: Channel | None) -> None:
@@ -439,8 +549,13 @@ def router(settings: Settings, current: Callable[[], Assistant], state: State | 
     if state is None:
         state = MemoryState()
 
-    def ask(question: str) -> Answer:
-        return current().ask(question)
+    # Each user's thread, so 「那钢铁呢？」 follows on from their last question.
+    conversations = Conversations(state, settings.api.conversation_turns, settings.api.conversation_ttl_s)
+
+    def ask(question: str, user: str) -> Answer:
+        answer = current().ask(question, history=conversations.history(user, "wechat"))
+        conversations.add(user, (question, answer.answer), "wechat")
+        return answer
 
     mp = mp_channel(settings, ask, state, answering)
     work = wecom_channel(settings, ask, state, answering)
