@@ -36,7 +36,7 @@ def comparable(answer: dict[str, Any]) -> dict[str, Any]:
 def test_the_stream_is_citations_deltas_then_the_same_answer_as_whole(settings: Settings,
                                                                       assistant: Assistant) -> None:
     settings = settings.model_copy(deep=True)
-    settings.api.rate_limit = ""
+    settings.api.rate_limit = "1000/minute"  # on, as by default: its middleware must not break a stream
     with TestClient(runtime.serving_app(settings, assistant)) as client:
         events = events_of(client, {"question": ANSWERABLE})
         whole = client.post("/api/chat", json={"question": ANSWERABLE}).json()

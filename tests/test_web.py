@@ -5,6 +5,7 @@ Screenshots of each state land in tests/output/screenshots/.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -17,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import (
     Browser,
@@ -25,11 +25,13 @@ from playwright.sync_api import (
     FilePayload,
     Locator,
     Page,
+    Request,
     ViewportSize,
     expect,
     sync_playwright,
 )
 from pydantic import SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import REFUSAL
@@ -94,7 +96,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[tuple[str, Callable[[], None]]]:
+def serve(app: ASGIApp) -> Iterator[tuple[str, Callable[[], None]]]:
     """Real uvicorn on a free loopback port, in a thread; yields its URL and a function that stops it."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -116,10 +118,54 @@ def serve(app: FastAPI) -> Iterator[tuple[str, Callable[[], None]]]:
         stop()
 
 
+class StreamRecorder:
+    """Around the app: keeps what the server sent on each POST /api/chat/stream, as it is sent (the
+    browser's own copy of a streamed body is not reliably available to Playwright)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.bodies: list[list[bytes]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/api/chat/stream":
+            await self.app(scope, receive, send)
+            return
+        parts: list[bytes] = []
+        self.bodies.append(parts)
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+    def events(self, index: int = -1) -> list[tuple[str, Any]]:
+        return sse_events(b"".join(self.bodies[index]).decode("utf-8"))
+
+    def answer(self, index: int = -1) -> dict[str, Any]:
+        """The final answer of a stream the page has shown: its "done" event."""
+        events = self.events(index)
+        assert events and events[-1][0] == "done", events
+        answer: dict[str, Any] = events[-1][1]
+        return answer
+
+
 @pytest.fixture(scope="module")
-def base_url(settings: Settings, assistant: Assistant) -> Iterator[str]:
-    with serve(create_app(settings, assistant)) as (url, _):
-        yield url
+def served(settings: Settings, assistant: Assistant) -> Iterator[tuple[str, StreamRecorder]]:
+    recorder = StreamRecorder(create_app(settings, assistant))
+    with serve(recorder) as (url, _):
+        yield url, recorder
+
+
+@pytest.fixture(scope="module")
+def base_url(served: tuple[str, StreamRecorder]) -> str:
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def streams(served: tuple[str, StreamRecorder]) -> StreamRecorder:
+    return served[1]
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +221,54 @@ def no_horizontal_overflow(page: Page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
-def test_chinese_browser_asks_cites_refuses_and_lists_documents(browser: Browser, base_url: str) -> None:
+def sse_events(body: str) -> list[tuple[str, Any]]:
+    """The (event, JSON data) pairs of a server-sent event stream."""
+    events: list[tuple[str, Any]] = []
+    for block in re.sub(r"\r\n?", "\n", body).split("\n\n"):
+        lines = block.split("\n")
+        name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("event:")), "message")
+        data = [line.split(":", 1)[1].removeprefix(" ") for line in lines if line.startswith("data:")]
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def sse(*events: tuple[str, Any]) -> str:
+    return "".join(f"event: {name}\r\ndata: {json.dumps(data, ensure_ascii=False)}\r\n\r\n" for name, data in events)
+
+
+def watch_streamed_text(page: Page) -> None:
+    """Record, in the page, each piece of text added to an answer while it streamed in."""
+    page.evaluate("""() => {
+        window.streamed = [];
+        new MutationObserver((records) => {
+            for (const record of records) {
+                const target = record.target;
+                if (target.nodeType !== 1 || !target.classList.contains('stream-text')) continue;
+                for (const node of record.addedNodes) window.streamed.push({
+                    text: node.textContent, hidden: target.getAttribute('aria-hidden'),
+                    pending: target.closest('.msg-pending') !== null,
+                });
+            }
+        }).observe(document.getElementById('log'), {childList: true, subtree: true});
+    }""")
+
+
+def chat_requests(page: Page) -> list[tuple[str, Any]]:
+    """The page's requests to /api/chat and /api/chat/stream, as (path, JSON body), in order."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(request: Request) -> None:
+        path = re.sub(r"^https?://[^/]+", "", request.url)
+        if path.startswith("/api/chat"):
+            sent.append((path, request.post_data_json))
+
+    page.on("request", record)
+    return sent
+
+
+def test_chinese_browser_asks_cites_refuses_and_lists_documents(browser: Browser, base_url: str,
+                                                               streams: StreamRecorder) -> None:
     with opened(browser, base_url, "zh-CN") as (page, problems):
         expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
         box = page.get_by_label("问题", exact=True)
@@ -187,13 +280,13 @@ def test_chinese_browser_asks_cites_refuses_and_lists_documents(browser: Browser
         page.get_by_label("行业", exact=True).select_option("钢铁")
         watch_busy_state(page)
         box.fill(ANSWERABLE)
-        with page.expect_response("**/api/chat") as response_info:
+        with page.expect_response("**/api/chat/stream") as response_info:
             box.press("Enter")
         assert response_info.value.request.post_data_json == {"question": ANSWERABLE, "filters": {"industry": "钢铁"}}
-        answer: dict[str, Any] = response_info.value.json()
-        assert answer["status"] == "answered" and answer["citations"]
         card = page.locator(".msg-answer").last
         expect(card).to_contain_text("GB 13456-2012")
+        answer = streams.answer()
+        assert answer["status"] == "answered" and answer["citations"]
         expect(box).to_be_enabled()
         expect(box).to_have_value("")
         assert {"disabled": True, "pending": True} in page.evaluate("window.busyStates")
@@ -266,7 +359,7 @@ def test_chinese_browser_asks_cites_refuses_and_lists_documents(browser: Browser
         assert problems == []
 
 
-def test_english_browser_on_a_phone(browser: Browser, base_url: str) -> None:
+def test_english_browser_on_a_phone(browser: Browser, base_url: str, streams: StreamRecorder) -> None:
     with opened(browser, base_url, "en-US", PHONE) as (page, problems):
         expect(page.locator("html")).to_have_attribute("lang", "en")
         expect(page.get_by_role("button", name="Send")).to_be_visible()
@@ -279,12 +372,12 @@ def test_english_browser_on_a_phone(browser: Browser, base_url: str) -> None:
         page.keyboard.press("Enter")
         expect(page.get_by_label("Question", exact=True)).to_be_focused()
 
-        with page.expect_response("**/api/chat") as response_info:
+        with page.expect_response("**/api/chat/stream"):
             page.get_by_role("button", name=ENGLISH_EXAMPLE).click()
-        answer: dict[str, Any] = response_info.value.json()
-        assert answer["status"] == "answered" and answer["language"] == "en"
         card = page.locator(".msg-answer").last
         expect(card).to_contain_text("The documents say")
+        answer = streams.answer()
+        assert answer["status"] == "answered" and answer["language"] == "en"
         assert no_horizontal_overflow(page)
         shot(page, "phone-en-answer")
 
@@ -331,14 +424,14 @@ def test_errors_keep_the_question_in_the_box(browser: Browser, settings: Setting
         shot(page, "error-413")
 
         # a proxy in front of the server failing, with a body that is not the API's JSON
-        page.route("**/api/chat", lambda route: route.fulfill(status=502, body="<h1>Bad Gateway</h1>",
-                                                              content_type="text/html"))
+        page.route("**/api/chat/stream", lambda route: route.fulfill(status=502, body="<h1>Bad Gateway</h1>",
+                                                                     content_type="text/html"))
         box.fill(ANSWERABLE)
         box.press("Enter")
         expect(error).to_contain_text("服务器出错")
         expect(error).to_contain_text("502")
         expect(box).to_have_value(ANSWERABLE)
-        page.unroute("**/api/chat")
+        page.unroute("**/api/chat/stream")
 
         stop()
         page.get_by_role("button", name="发送").click()
@@ -348,6 +441,126 @@ def test_errors_keep_the_question_in_the_box(browser: Browser, settings: Setting
         expect(page.locator(".turn")).to_have_count(0)
         shot(page, "error-server-down")
 
+
+
+# ---- answers as they stream, in one conversation ---------------------------------------------
+
+PERMIT_QUESTION = "示例排放许可证有效期是多久？"
+FOLLOW_UP = "该条例什么时候施行？"
+RESOLVED = "《示例污染防治条例》什么时候施行？"
+
+
+def test_answers_stream_in_and_a_follow_up_is_resolved_until_a_new_conversation(
+        browser: Browser, base_url: str, streams: StreamRecorder) -> None:
+    with opened(browser, base_url, "zh-CN") as (page, problems):
+        sent = chat_requests(page)
+        watch_streamed_text(page)
+        box = page.get_by_label("问题", exact=True)
+
+        box.fill(PERMIT_QUESTION)
+        box.press("Enter")
+        card = page.locator(".turn").last.locator(".msg-answer")
+        expect(card.locator("a.marker").first).to_have_text("[1]")
+        expect(page.locator(".msg-pending")).to_have_count(0)
+        expect(box).to_be_enabled()
+        events = streams.events()
+        first = streams.answer()
+        assert first["status"] == "answered" and first["citations"] and first["conversation_id"]
+        expect(card.locator(".source-item")).to_have_count(len(first["citations"]))
+        # the text grew in the pending bubble, hidden from the live region, before the final render
+        # replaced it; a question taken as asked shows no "understood as"
+        deltas = [data["text"] for name, data in events if name == "delta"]
+        assert deltas, events
+        pieces: list[dict[str, Any]] = page.evaluate("window.streamed")
+        assert [piece["text"] for piece in pieces] == deltas
+        assert all(piece["hidden"] == "true" and piece["pending"] for piece in pieces), pieces
+        expect(page.locator(".resolved-question")).to_have_count(0)
+
+        # the follow-up goes with the conversation and is answered as the question it stands for
+        box.fill(FOLLOW_UP)
+        box.press("Enter")
+        turn = page.locator(".turn").last
+        expect(turn.locator(".msg-answer")).to_contain_text("2021年3月1日")
+        expect(turn.locator(".msg-answer .source-item").first).to_be_visible()
+        expect(turn.locator(".msg-question")).to_contain_text(FOLLOW_UP)
+        expect(turn.locator(".resolved-question")).to_have_text(f"理解为：{RESOLVED}")
+        expect(page.locator(".turn")).to_have_count(2)
+        assert streams.answer()["conversation_id"] == first["conversation_id"]
+        assert sent == [("/api/chat/stream", {"question": PERMIT_QUESTION}),
+                        ("/api/chat/stream", {"question": FOLLOW_UP, "conversation_id": first["conversation_id"]})]
+        shot(page, "zh-follow-up")
+
+        page.get_by_role("button", name="Switch to English").click()
+        expect(turn.locator(".resolved-question")).to_have_text(f"Understood as: {RESOLVED}")
+        page.get_by_role("button", name="New conversation").click()
+        expect(page.locator(".turn")).to_have_count(0)
+        expect(page.locator("#intro")).to_be_visible()
+        box = page.get_by_label("Question", exact=True)
+        expect(box).to_be_focused()
+
+        # a new conversation: the same words go alone, as asked
+        box.fill(FOLLOW_UP)
+        box.press("Enter")
+        expect(page.locator(".turn")).to_have_count(1)
+        expect(page.locator(".turn .msg-pending")).to_have_count(0)
+        expect(box).to_be_enabled()
+        expect(page.locator(".resolved-question")).to_have_count(0)
+        assert streams.answer()["conversation_id"] not in (None, first["conversation_id"])
+        assert sent[2:] == [("/api/chat/stream", {"question": FOLLOW_UP})]
+        assert problems == []
+
+
+def test_the_final_answer_replaces_the_streamed_text_and_an_older_server_is_asked_whole(
+        browser: Browser, base_url: str) -> None:
+    whole = httpx.post(f"{base_url}/api/chat", json={"question": ANSWERABLE}, timeout=60).json()
+    assert whole["status"] == "answered"
+    invented = "另外，这是一句无法核实的话[9]。"
+    final = {**whole, "conversation_id": "thread-from-the-stream"}
+    written = sse(("citations", whole["citations"]), ("delta", {"text": whole["answer"]}),
+                  ("delta", {"text": invented}), ("done", final))
+
+    with opened(browser, base_url, "zh-CN") as (page, problems):
+        sent = chat_requests(page)
+        watch_streamed_text(page)
+        box = page.get_by_label("问题", exact=True)
+
+        # the deltas held a sentence the final answer dropped: what stays is the final answer
+        page.route("**/api/chat/stream", lambda route: route.fulfill(
+            status=200, content_type="text/event-stream", body=written))
+        box.fill(ANSWERABLE)
+        box.press("Enter")
+        card = page.locator(".msg-answer").last
+        expect(card).to_contain_text("GB 13456-2012")
+        expect(card.locator(".source-item")).to_have_count(len(whole["citations"]))
+        assert "无法核实" not in card.inner_text()
+        assert "无法核实" in "".join(piece["text"] for piece in page.evaluate("window.streamed"))
+        page.unroute("**/api/chat/stream")
+
+        # an older server without the stream (404): the page asks /api/chat, with the conversation
+        page.route("**/api/chat/stream", lambda route: route.fulfill(
+            status=404, content_type="application/json",
+            body='{"error": {"code": "not_found", "message": "Not Found", "hint": ""}}'))
+        box.fill(UNANSWERABLE)
+        box.press("Enter")
+        expect(page.locator(".turn").last.locator(".msg-no-evidence")).to_contain_text(REFUSAL["zh"])
+        expect(page.get_by_role("alert")).to_be_hidden()
+        assert sent[1:] == [("/api/chat/stream", {"question": UNANSWERABLE, "conversation_id": "thread-from-the-stream"}),
+                            ("/api/chat", {"question": UNANSWERABLE, "conversation_id": "thread-from-the-stream"})]
+        page.unroute("**/api/chat/stream")
+
+        # a stream cut off after it began is an error, not asked again: the question stays in the box
+        page.route("**/api/chat/stream", lambda route: route.fulfill(
+            status=200, content_type="text/event-stream", body=sse(("delta", {"text": "钢铁行业执行"}))))
+        box.fill(ANSWERABLE)
+        box.press("Enter")
+        expect(page.get_by_role("alert")).to_contain_text("回答在传输中断开了")
+        expect(box).to_have_value(ANSWERABLE)
+        expect(box).to_be_enabled()
+        expect(page.locator(".turn")).to_have_count(2)
+        assert [path for path, _ in sent[3:]] == ["/api/chat/stream"]
+        shot(page, "error-stream-cut-off")
+        # the browser logs the 404 it was given; nothing else went wrong
+        assert problems == ["Failed to load resource: the server responded with a status of 404 (Not Found)"]
 
 
 def test_a_keyed_server_asks_for_the_key_once_and_a_partial_index_is_announced(
@@ -455,11 +668,8 @@ def test_a_document_uploaded_in_the_page_is_answered_from_and_then_removed(
         page.get_by_role("link", name="问答").click()
         box = page.get_by_label("问题", exact=True)
         box.fill(ALUMINA_QUESTION)
-        with page.expect_response("**/api/chat") as response_info:
+        with page.expect_response("**/api/chat/stream"):
             box.press("Enter")
-        reply: dict[str, Any] = response_info.value.json()
-        assert reply["status"] == "answered"
-        assert doc_id in {citation["doc_id"] for citation in reply["citations"]}, reply
         sources = page.locator(".msg-answer").last.locator(".source-title")
         expect(sources.filter(has_text="铝土矿尾矿库渗滤液治理试点").first).to_be_visible()
         expect(page.locator(".msg-answer").last).to_contain_text("2027年6月30日")

@@ -168,6 +168,32 @@ def install_error_handlers(app: FastAPI) -> None:
                           "the server log has the details")
 
 
+class OneResponseStart:
+    """Pass a response's start message once. slowapi's ASGI middleware (0.1.x) holds the start
+    message back to add its headers, then sends it again before every body chunk: harmless for a
+    response of one chunk, fatal to a streamed one (uvicorn refuses the second start and cuts the
+    stream). Sitting just outside it, this drops the repeats."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def once(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                if started:
+                    return
+                started = True
+            await send(message)
+
+        await self.app(scope, receive, once)
+
+
 class BodyLimit:
     """Refuse request bodies over `max_bytes` with 413, counting bytes as they arrive.
 
@@ -338,6 +364,7 @@ def create_app(settings: Settings, assistant: Assistant,
     app.state.limiter = limiter
     app.state.shared = shared
     app.add_middleware(SlowAPIASGIMiddleware)
+    app.add_middleware(OneResponseStart)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes,
                        uploads={"/api/documents": settings.ingest.max_upload_bytes})
     install_error_handlers(app)

@@ -66,6 +66,10 @@
       httpStatus: (s) => `（HTTP ${s}）`,
       questionKept: "问题仍保留在输入框中。",
       emptyQuestion: "请先输入问题。",
+      errInterrupted: "回答在传输中断开了",
+      errInterruptedDetail: "请重新发送。",
+      newConversation: "新对话",
+      understoodAs: "理解为：",
       // documents: upload, progress, delete
       askAdminKey: "上传和删除文件需要管理员密钥（ENVQA_API_ADMIN_KEYS 中的一个），请输入：",
       askAdminKeyAgain: "服务器不接受这个管理员密钥，请重新输入：",
@@ -168,6 +172,10 @@
       httpStatus: (s) => ` (HTTP ${s})`,
       questionKept: "Your question is still in the box.",
       emptyQuestion: "Type a question first.",
+      errInterrupted: "The answer was cut off while it arrived",
+      errInterruptedDetail: "Please send again.",
+      newConversation: "New conversation",
+      understoodAs: "Understood as: ",
       // documents: upload, progress, delete
       askAdminKey: "Adding and removing documents needs an admin key (one of ENVQA_API_ADMIN_KEYS). Enter it:",
       askAdminKeyAgain: "The server did not accept that admin key. Enter it again:",
@@ -239,6 +247,7 @@
   const ui = {
     layout: $("layout"), log: $("log"), intro: $("intro"), examples: $("examples"),
     form: $("ask-form"), input: $("question"), send: $("send"), industry: $("industry"),
+    newConversation: $("new-conversation"),
     error: $("error"), errorTitle: $("error-title"), errorDetail: $("error-detail"),
     chatView: $("chat-view"), documentsView: $("documents-view"), documentsTitle: $("documents-title"),
     documentsStatus: $("documents-status"), documentsTable: $("documents-table"),
@@ -261,6 +270,7 @@
     panelToken: 0,
     opener: null,
     turns: 0,
+    conversationId: null, // from the last answer, sent with the next question so a follow-up resolves
     jobs: [], // uploads and removals shown in the documents view, newest first
     deleting: new Map(), // doc_id -> its removal job, while it runs
   };
@@ -268,7 +278,7 @@
   class ApiError extends Error {
     constructor(kind, status = 0, message = "", hint = "", rejected = null) {
       super(message || kind);
-      this.kind = kind; // "network" | "timeout" | "http" | "bad_response" | "no_key"
+      this.kind = kind; // "network" | "timeout" | "http" | "bad_response" | "interrupted" | "no_key"
       this.status = status;
       this.serverMessage = message;
       this.hint = hint;
@@ -394,6 +404,146 @@
     }
   }
 
+  // ---- an answer as it is written -------------------------------------------------------
+
+  // POST /api/chat/stream answers in server-sent events: "citations", "delta" ({text}) as the answer
+  // is written, then "done" (the final Answer, which may have dropped a sentence the deltas held).
+  // An EventSource cannot POST, so fetch() reads the stream. Before any event has arrived, a network
+  // failure, a 404/405 (an older server) or a reply that is not an event stream fall back to
+  // POST /api/chat; a stream cut off after that is an error. A 401 asks for the key as requestJSON does.
+  const STREAM_URL = "/api/chat/stream";
+
+  class StreamUnavailable extends Error {}
+
+  async function askForAnswer(body, onDelta) {
+    const init = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+    try {
+      return await streamAnswer(init, onDelta);
+    } catch (err) {
+      if (!(err instanceof StreamUnavailable)) throw err;
+    }
+    return requestJSON("/api/chat", init);
+  }
+
+  async function streamAnswer(init, onDelta, asked = false) {
+    try {
+      return await streamOnce(init, onDelta);
+    } catch (err) {
+      if (asked || !(err instanceof ApiError) || err.status !== 401) throw err;
+      const key = window.prompt(t("askApiKey"), "");
+      if (!key) throw err;
+      try { window.localStorage.setItem(API_KEY, key.trim()); } catch (_) { /* used for this request only */ }
+      return streamAnswer({ ...init, apiKey: key.trim() }, onDelta, true);
+    }
+  }
+
+  async function streamOnce(init, onDelta) {
+    const { apiKey, ...request } = init;
+    const key = apiKey || storedKey();
+    const auth = key ? { Authorization: `Bearer ${key}` } : {};
+    const controller = new AbortController();
+    let timer = 0;
+    // a stream that stays silent this long has stalled (the server pings every 15 s)
+    const arm = () => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => controller.abort(), TIMEOUT_MS);
+    };
+    let received = 0; // events, not counting pings
+    let answer = null;
+    const failed = () => {
+      if (controller.signal.aborted) return new ApiError("timeout");
+      return received ? new ApiError("interrupted") : new StreamUnavailable();
+    };
+    arm();
+    try {
+      let response;
+      try {
+        response = await fetch(STREAM_URL, {
+          ...request, signal: controller.signal,
+          headers: { Accept: "text/event-stream", ...auth, ...(request.headers || {}) },
+        });
+      } catch (_) {
+        throw failed();
+      }
+      if (response.status === 404 || response.status === 405) throw new StreamUnavailable();
+      if (!response.ok) {
+        let payload = null;
+        try { payload = JSON.parse(await response.text()); } catch (_) { payload = null; }
+        const error = payload && payload.error ? payload.error : {};
+        throw new ApiError("http", response.status, error.message || "", error.hint || "");
+      }
+      const type = response.headers.get("Content-Type") || "";
+      if (!type.startsWith("text/event-stream") || !response.body) throw new StreamUnavailable();
+
+      const parser = sseParser((name, data) => {
+        let value;
+        try { value = JSON.parse(data); } catch (_) { throw new ApiError("bad_response", response.status); }
+        received += 1;
+        if (name === "delta" && value && typeof value.text === "string") onDelta(value.text);
+        else if (name === "done") answer = value;
+        // "citations" come first; the final render takes them from "done"
+      });
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      while (!answer) {
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch (_) {
+          throw failed();
+        }
+        if (chunk.done) break;
+        arm();
+        parser(decoder.decode(chunk.value, { stream: true }));
+      }
+      if (!answer) throw failed();
+      drain(reader); // the server ends the stream after "done"; read that end rather than cut it off
+      if (typeof answer !== "object" || typeof answer.answer !== "string") throw new ApiError("bad_response", response.status);
+      return answer;
+    } finally {
+      window.clearTimeout(timer);
+    }
+  }
+
+  async function drain(reader) {
+    try {
+      while (!(await reader.read()).done) { /* nothing after "done" is used */ }
+    } catch (_) { /* the answer is already shown */ }
+  }
+
+  /** Feeds text in; calls onEvent(name, data) for each event a blank line ends. Lines end in CRLF,
+   * LF or CR (a CRLF may be split between chunks). Comments (": ping")
+   * and fields other than event and data are skipped. */
+  function sseParser(onEvent) {
+    let pending = "";
+    let name = "";
+    let data = [];
+    const line = (text) => {
+      if (text === "") {
+        if (data.length) onEvent(name || "message", data.join("\n"));
+        name = "";
+        data = [];
+        return;
+      }
+      if (text.startsWith(":")) return;
+      const colon = text.indexOf(":");
+      const field = colon < 0 ? text : text.slice(0, colon);
+      let value = colon < 0 ? "" : text.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "event") name = value;
+      else if (field === "data") data.push(value);
+    };
+    let afterCR = false; // a chunk ended in CR: an LF starting the next one belongs to it
+    return (chunk) => {
+      if (!chunk) return; // a decoder still holding part of a character
+      const text = afterCR && chunk.startsWith("\n") ? chunk.slice(1) : chunk;
+      afterCR = text.endsWith("\r");
+      const lines = (pending + text).split(/\r\n|\n|\r/);
+      pending = lines.pop();
+      for (const each of lines) line(each);
+    };
+  }
+
   // ---- the index being built ------------------------------------------------------------
 
   const INDEX_POLL_MS = 10000;
@@ -445,6 +595,7 @@
   function errorTitle(err) {
     if (err.kind === "network") return t("errNetwork");
     if (err.kind === "timeout") return t("errTimeout");
+    if (err.kind === "interrupted") return t("errInterrupted");
     if (err.kind === "bad_response") return t("errBadResponse") + t("httpStatus", err.status);
     const key = err.status >= 500 ? "err5xx"
       : ({ 401: "err401", 403: "err403", 404: "err404", 413: "err413", 415: "err415", 422: "err422", 429: "err429" })[err.status]
@@ -455,6 +606,7 @@
   function errorDetail(err) {
     if (err.kind === "network") return t("errNetworkDetail");
     if (err.kind === "timeout") return t("errTimeoutDetail");
+    if (err.kind === "interrupted") return t("errInterruptedDetail");
     return [err.serverMessage, err.hint].filter(Boolean).join(" — ");
   }
 
@@ -479,6 +631,7 @@
     ui.input.disabled = busy;
     ui.send.disabled = busy;
     ui.industry.disabled = busy;
+    ui.newConversation.disabled = busy;
     ui.form.setAttribute("aria-busy", String(busy));
     for (const button of ui.examples.querySelectorAll("button")) button.disabled = busy;
   }
@@ -504,11 +657,10 @@
     setBusy(true);
     const body = { question };
     if (industry) body.filters = { industry };
+    if (state.conversationId) body.conversation_id = state.conversationId;
     let answer = null;
     try {
-      answer = await requestJSON("/api/chat", {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-      });
+      answer = await askForAnswer(body, (delta) => showDelta(pending, delta));
     } catch (err) {
       turn.remove();
       ui.intro.hidden = ui.log.querySelector(".turn") !== null;
@@ -517,9 +669,40 @@
     setBusy(false);
     ui.input.focus();
     if (!answer) return; // the question stays in the box, to send again
+    state.conversationId = answer.conversation_id || null;
+    const resolved = answer.resolved_question;
+    if (resolved && resolved !== (answer.question || question)) {
+      turn.querySelector(".msg-question").after(renderResolved(resolved, answer.language));
+    }
+    // The final answer replaces the text shown as it arrived: the live region announces this once.
     pending.replaceWith(answer.status === "answered" ? renderAnswer(answer) : renderNoEvidence(answer));
     ui.input.value = "";
     turn.scrollIntoView({ block: "start" });
+  }
+
+  /** The answer text so far, shown in the pending bubble. Hidden from screen readers: the log is a
+   * live region, and they hear the answer once, whole, when it is done. */
+  function showDelta(pending, delta) {
+    let shown = pending.querySelector(".stream-text");
+    if (!shown) {
+      pending.classList.add("msg-streaming");
+      for (const child of pending.children) child.classList.add("visually-hidden"); // "looking for evidence…" stays for them
+      shown = el("div", "stream-text");
+      shown.setAttribute("aria-hidden", "true");
+      pending.append(shown);
+      pending.scrollIntoView({ block: "nearest" });
+    }
+    shown.append(delta);
+  }
+
+  function newConversation() {
+    if (state.busy) return;
+    state.conversationId = null;
+    for (const turn of ui.log.querySelectorAll(".turn")) turn.remove();
+    ui.intro.hidden = false;
+    showError(null);
+    closePanel();
+    ui.input.focus();
   }
 
   function renderExamples() {
@@ -549,6 +732,15 @@
     if (industry) bubble.append(translated("span", "chip", "filterChip", industry));
     turn.append(bubble);
     return turn;
+  }
+
+  /** What a follow-up was taken to ask (what was searched), under the question. */
+  function renderResolved(resolved, language) {
+    const note = el("p", "resolved-question");
+    const text = el("span", "resolved-text", resolved);
+    text.lang = langTag(language);
+    note.append(translated("span", "resolved-label", "understoodAs"), text);
+    return note;
   }
 
   function renderAnswer(answer) {
@@ -1214,6 +1406,7 @@
     event.preventDefault();
     ask(ui.input.value);
   });
+  ui.newConversation.addEventListener("click", newConversation);
   ui.langSwitch.addEventListener("click", switchLanguage);
   ui.panelClose.addEventListener("click", closePanel);
   document.addEventListener("keydown", (event) => {
