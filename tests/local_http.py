@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,3 +36,15 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def server_sent_events(lines: Iterable[str]) -> list[tuple[str, Any]]:
+    """(event name, JSON data) of each server-sent event in a response's lines."""
+    events: list[tuple[str, Any]] = []
+    name = ""
+    for line in lines:
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            events.append((name, json.loads(line.split(":", 1)[1])))
+    return events

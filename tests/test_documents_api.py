@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from envqa import runtime
 from envqa.core.settings import Settings
 from index import Embedder, Index
 from tests.conftest import CORPUS, make_settings
+from tests.local_http import server_sent_events
 
 ADMIN = {"Authorization": "Bearer admin-key-1"}
 NOTICE = ("# 关于开展铝土矿绿色开采试点的通知\n\n"
@@ -149,14 +149,8 @@ def test_a_file_that_cannot_be_read_fails_its_job_and_is_set_aside(library: tupl
 def test_job_progress_streams_as_server_sent_events(library: tuple[TestClient, Settings]) -> None:
     client, _ = library
     job_id = client.post("/api/reindex", headers=ADMIN).json()["job_id"]
-    events: list[tuple[str, dict[str, object]]] = []
     with client.stream("GET", f"/api/jobs/{job_id}/events") as stream:
-        name = ""
-        for line in stream.iter_lines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                events.append((name, json.loads(line.split(":", 1)[1])))
+        events = server_sent_events(stream.iter_lines())
     assert events and events[-1][0] == "done" and events[-1][1]["state"] == "done"
     assert all(name == "progress" for name, _ in events[:-1])
     assert client.get("/api/jobs").json()["jobs"][0]["job_id"] == job_id

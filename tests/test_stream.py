@@ -3,7 +3,6 @@ final answer, the same as the answer asked for whole."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,20 +12,14 @@ from envqa import runtime
 from envqa.core.settings import Settings
 from index import Embedder, Index
 from tests.llm_server import fake_llm
+from tests.local_http import server_sent_events
 from tests.test_api import ANSWERABLE, UNANSWERABLE, with_llm
 
 
 def events_of(client: TestClient, body: dict[str, Any]) -> list[tuple[str, Any]]:
-    events: list[tuple[str, Any]] = []
     with client.stream("POST", "/api/chat/stream", json=body) as response:
         assert response.status_code == 200
-        name = ""
-        for line in response.iter_lines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                events.append((name, json.loads(line.split(":", 1)[1])))
-    return events
+        return server_sent_events(response.iter_lines())
 
 
 def comparable(answer: dict[str, Any]) -> dict[str, Any]:

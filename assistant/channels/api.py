@@ -380,17 +380,23 @@ def create_app(settings: Settings, assistant: Assistant,
     # naming ENVQA_API_ADMIN_KEYS while none is configured.
     app.state.admin = Depends(access.writer())
 
-    @app.post("/api/chat", response_model=Answer,
-               dependencies=reader, summary="Answer a question with cited clauses")
-    async def chat(request: Request, body: ChatRequest) -> Answer:
+    def thread(request: Request, body: ChatRequest) -> tuple[str, str | None, list[tuple[str, str]]]:
+        """Who asks (an API key's hash, so one caller cannot read another's thread), the conversation
+        the answer belongs to (a new one unless the client keeps the history itself), and its turns."""
         if len(body.question) > settings.api.max_question_chars:
             raise QuestionTooLong(f"question has {len(body.question)} characters; the limit is "
                                   f"{settings.api.max_question_chars}", hint="ask a shorter question")
-        loaded = current()
         owner = access.limit_key(request) if request.headers.get("authorization") else ""
         conversation = body.conversation_id or (None if body.history is not None else uuid.uuid4().hex)
         history = ([(t.question, t.answer) for t in body.history] if body.history is not None
                    else conversations.history(body.conversation_id, owner) if body.conversation_id else [])
+        return owner, conversation, history
+
+    @app.post("/api/chat", response_model=Answer,
+               dependencies=reader, summary="Answer a question with cited clauses")
+    async def chat(request: Request, body: ChatRequest) -> Answer:
+        loaded = current()
+        owner, conversation, history = thread(request, body)
         answer: Answer = await anyio.to_thread.run_sync(
             lambda: loaded.ask(body.question, body.filters, history), limiter=answering.limiter())
         if conversation is not None:
@@ -400,14 +406,8 @@ def create_app(settings: Settings, assistant: Assistant,
     @app.post("/api/chat/stream", dependencies=reader,
               summary="Answer a question as server-sent events: citations, delta…, done (the final Answer)")
     async def chat_stream(request: Request, body: ChatRequest) -> EventSourceResponse:
-        if len(body.question) > settings.api.max_question_chars:
-            raise QuestionTooLong(f"question has {len(body.question)} characters; the limit is "
-                                  f"{settings.api.max_question_chars}", hint="ask a shorter question")
         loaded = current()
-        owner = access.limit_key(request) if request.headers.get("authorization") else ""
-        conversation = body.conversation_id or (None if body.history is not None else uuid.uuid4().hex)
-        history = ([(t.question, t.answer) for t in body.history] if body.history is not None
-                   else conversations.history(body.conversation_id, owner) if body.conversation_id else [])
+        owner, conversation, history = thread(request, body)
         events = loaded.stream(body.question, body.filters, history)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
