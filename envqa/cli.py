@@ -622,7 +622,7 @@ def mcp_command(
     except EnvqaError as error:
         fail(error)
         return
-    server = create_server(assistant, max_question_chars=settings.api.max_question_chars,
+    server = create_server(runtime.Following(settings, assistant), max_question_chars=settings.api.max_question_chars,
                            answer_threads=settings.api.answer_threads or os.cpu_count() or 1)
     if transport == "stdio":
         server.run("stdio")

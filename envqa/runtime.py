@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -11,9 +13,11 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.generate import load_generator
 from assistant.channels.api import create_app
 from assistant.search.retrieve import Retriever
+from envqa.core.errors import EnvqaError
 from envqa.core.logs import show_product_logs
 from envqa.core.settings import Settings
 from index import BuildReport, Embedder, Index, ingest, load, make_embedder
+from index.store import current_version
 from ingest import ChunkParams
 
 
@@ -68,6 +72,30 @@ def reopen_assistant(settings: Settings, previous: Assistant) -> Assistant:
     index = load(settings.index.dir, retriever.embedder.id)
     return Assistant(Retriever(index, retriever.embedder, retriever.fusion, retriever.candidates),
                      previous.generator)
+
+
+class Following:
+    """The assistant over the index version published now: checked at most every
+    `ENVQA_INDEX_RELOAD_S`, reloaded (keeping the embedder and generator) when a new one is there.
+    For servers without `envqa serve`'s watcher, such as `envqa mcp`. Call it for the assistant."""
+
+    def __init__(self, settings: Settings, assistant: Assistant) -> None:
+        self.settings = settings
+        self.assistant = assistant
+        self.checked = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self) -> Assistant:
+        with self.lock:
+            if time.monotonic() - self.checked >= self.settings.index.reload_s:
+                self.checked = time.monotonic()
+                version = current_version(self.settings.index.dir)
+                if version and version != self.assistant.retriever.index.version:
+                    try:
+                        self.assistant = reopen_assistant(self.settings, self.assistant)
+                    except EnvqaError:
+                        pass  # a version that cannot be loaded: the one loaded serves on
+            return self.assistant
 
 
 def serving_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:

