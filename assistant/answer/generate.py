@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from assistant.answer.compose import compose, verified
+from assistant.answer.followup import MAX_TURNS
 from assistant.answer.statements import Unit
 from assistant.answer.types import Citation
 from assistant.search.query import QueryAnalysis
@@ -63,6 +64,12 @@ Last question: {question}
 """
 
 
+def prompt(analysis: QueryAnalysis, citations: Sequence[Citation]) -> str:
+    quotes = "\n".join(f"[{c.n}] {c.quote}" for c in citations)
+    return PROMPT.format(language="Chinese" if analysis.language == "zh" else "English",
+                         question=analysis.text, quotes=quotes)
+
+
 class LLMGenerator:
     """An OpenAI-compatible chat model via LangChain; falls back to extractive when its answer cannot be used."""
 
@@ -77,23 +84,20 @@ class LLMGenerator:
 
         self._model: Any = ChatOpenAI(base_url=base_url, model=model, api_key=api_key or "none",
                                       timeout=timeout_s, max_retries=1, temperature=0)
-        self._fallback = ExtractiveGenerator()
 
     def generate(self, analysis: QueryAnalysis, units: Sequence[Unit],
                  documents: dict[str, Document]) -> tuple[str, list[Citation]]:
-        _, citations = compose(units, analysis, documents)
+        extractive = compose(units, analysis, documents)  # the quotes the model may cite, and the fallback
+        citations = extractive[1]
         if not citations:
-            return self._fallback.generate(analysis, units, documents)
-        quotes = "\n".join(f"[{c.n}] {c.quote}" for c in citations)
-        prompt = PROMPT.format(language="Chinese" if analysis.language == "zh" else "English",
-                               question=analysis.text, quotes=quotes)
+            return extractive
         try:
-            reply = str(self._model.invoke(prompt).content).strip()
+            reply = str(self._model.invoke(prompt(analysis, citations)).content).strip()
         except Exception as exc:  # noqa: BLE001 - any endpoint failure means: answer extractively
             # The type only: an error's text may hold the request, and with it the key.
             logger.warning("the LLM endpoint failed (%s); answering extractively", type(exc).__name__)
-            return self._fallback.generate(analysis, units, documents)
-        return self.checked(reply, citations, documents) or self._fallback.generate(analysis, units, documents)
+            return extractive
+        return self.checked(reply, citations, documents) or extractive
 
     def stream(self, analysis: QueryAnalysis, units: Sequence[Unit],
                documents: dict[str, Document]) -> Iterator[tuple[str, Any]]:
@@ -101,35 +105,33 @@ class LLMGenerator:
         citations)): the reply with every sentence that cites no real quote dropped. When the
         endpoint fails, or nothing usable is left, the extractive answer is the result, and
         streamed as such if the model had written nothing yet."""
-        _, citations = compose(units, analysis, documents)
-        fallback = self._fallback.generate(analysis, units, documents)
+        extractive = compose(units, analysis, documents)
+        citations = extractive[1]
         if not citations:
-            yield "result", fallback
+            yield "result", extractive
             return
         yield "citations", citations
-        quotes = "\n".join(f"[{c.n}] {c.quote}" for c in citations)
-        prompt = PROMPT.format(language="Chinese" if analysis.language == "zh" else "English",
-                               question=analysis.text, quotes=quotes)
         written: list[str] = []
         try:
-            for piece in self._model.stream(prompt):
+            for piece in self._model.stream(prompt(analysis, citations)):
                 delta = str(piece.content)
                 if delta:
                     written.append(delta)
                     yield "delta", delta
-        except Exception:  # noqa: BLE001 - any endpoint failure means: answer extractively
-            logger.warning("the LLM endpoint failed while streaming; answering extractively")
+        except Exception as exc:  # noqa: BLE001 - any endpoint failure means: answer extractively
+            logger.warning("the LLM endpoint failed while streaming (%s); answering extractively",
+                           type(exc).__name__)
             written = []
         result = self.checked("".join(written).strip(), citations, documents) if written else None
         if result is None and not written:
-            for line in fallback[0].splitlines(keepends=True):
+            for line in extractive[0].splitlines(keepends=True):
                 yield "delta", line
-        yield "result", result or fallback
+        yield "result", result or extractive
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str | None:
         """The follow-up as a standalone question, written by the model; None when the endpoint
         fails or replies with something that is no question (the caller then resolves it by rule)."""
-        turns = "\n".join(f"Q: {q}\nA: {a[:600]}" for q, a in history[-4:])
+        turns = "\n".join(f"Q: {q}\nA: {a[:600]}" for q, a in history[-MAX_TURNS:])
         try:
             reply = str(self._model.invoke(CONDENSE.format(turns=turns, question=question)).content).strip()
         except Exception as exc:  # noqa: BLE001 - any endpoint failure means: resolve by rule
