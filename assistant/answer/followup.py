@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.answer.answerability import DOCUMENT_ASKED
-from assistant.answer.places import divisions
-from ingest.identifiers import INDUSTRY_KEYWORDS
+from assistant.answer.places import place_mentions
+from assistant.search.query import language
+from ingest.identifiers import INDUSTRY_KEYWORDS, TITLE
 
 Turn = tuple[str, str]
 """A previous (question, answer) pair, oldest first."""
@@ -33,7 +34,6 @@ Turn = tuple[str, str]
 MAX_TURNS = 4
 """Turns looked back over: a thread's subject is set within its last few turns."""
 
-TITLE = re.compile(r"《[^《》]{2,60}》")
 ARTICLE = re.compile(r"第[零〇一二三四五六七八九十百千\d]+条(?:之[一二三四五六七八九十]+)?(?:第[一二三四五六七八九十\d]+款)?")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}年?(?!\d)")
 # 「那钢铁呢？」「还有江苏的呢」「焦化怎么样」: a follow-up that only names what changes.
@@ -75,20 +75,7 @@ def industry_slots(text: str) -> list[Slot]:
 
 
 def place_slots(text: str) -> list[Slot]:
-    forms = divisions()
-    found: list[Slot] = []
-    for match in re.finditer(r"[\u4e00-\u9fff]{2,}", text):
-        run, offset = match.group(0), match.start()
-        position = 0
-        while position < len(run):
-            for size in range(min(8, len(run) - position), 1, -1):
-                surface = run[position:position + size]
-                if surface in forms:
-                    found.append(Slot("place", forms[surface], offset + position, offset + position + size))
-                    position += size
-                    break
-            else:
-                position += 1
+    found = [Slot("place", place, start, end) for start, end, place in place_mentions(text)]
     found += [Slot("place", name, m.start(), m.end()) for name in ENGLISH_PLACES
               for m in re.finditer(rf"\b{name}\b", text, re.IGNORECASE)]
     return found
@@ -98,7 +85,9 @@ ENGLISH_PLACES = ("Beijing", "Tianjin", "Hebei", "Shanxi", "Shaanxi", "Inner Mon
                   "Heilongjiang", "Shanghai", "Jiangsu", "Zhejiang", "Anhui", "Fujian", "Jiangxi", "Shandong", "Henan",
                   "Hubei", "Hunan", "Guangdong", "Guangxi", "Hainan", "Chongqing", "Sichuan", "Guizhou", "Yunnan",
                   "Tibet", "Gansu", "Qinghai", "Ningxia", "Xinjiang", "Hong Kong", "Macau", "Taiwan")
-"""Provinces' English names, which the place table (Chinese) cannot tell."""
+"""Provinces' English names, which the place table (Chinese) cannot tell. Not the translation
+glossary's places_en.tsv: it leaves Shanxi to the dictionary, and a follow-up must tell every
+province from another."""
 
 
 def slots(text: str) -> list[Slot]:
@@ -112,7 +101,7 @@ def slots(text: str) -> list[Slot]:
 
 
 def is_english(text: str) -> bool:
-    return len(re.findall(r"[A-Za-z]", text)) > 2 * len(re.findall(r"[\u4e00-\u9fff]", text))
+    return language(text) == "en"
 
 
 def swap(previous: str, focus_slots: list[Slot], focus: str) -> str:
@@ -208,12 +197,12 @@ def resolve(question: str, history: Sequence[Turn], lexicon: Callable[[str], str
         referent = subject(previous, previous_answer, kind)
         if referent is None:
             return carry(previous, question)  # 「这项改造」: the previous question's subject, whatever it is
-        else:
-            resolved = question[:pronoun.start()] + referent + question[pronoun.end():]
-            # The industry and place the thread is about stay with it.
-            context = [previous[s.start:s.end] for s in slots(previous) if s.kind in ("industry", "place")
-                       and s.value not in {x.value for x in slots(resolved)}]
-            return (" " if english else "").join([*dict.fromkeys(context), resolved])
+        resolved = question[:pronoun.start()] + referent + question[pronoun.end():]
+        # The industry and place the thread is about stay with it.
+        values = {x.value for x in slots(resolved)}
+        context = [previous[s.start:s.end] for s in slots(previous)
+                   if s.kind in ("industry", "place") and s.value not in values]
+        return (" " if english else "").join([*dict.fromkeys(context), resolved])
 
     own = {s.kind for s in slots(question)}
     continues = bool(CONTINUES.match(question)) or "呢" in question

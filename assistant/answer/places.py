@@ -61,25 +61,34 @@ def divisions() -> dict[str, str]:
     return forms
 
 
-def places_in(text: str) -> list[str]:
-    """The places a text names, longest mention first, each as a statement must hold it."""
+def place_mentions(text: str, tagged: list[tuple[str, str]] | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, place as a statement must hold it) of each administrative division `text`
+    names, longest mention first at each position. A name must start and end where words do:
+    「雄安新区」 does not name 安新县."""
     forms = divisions()
-    tagged = list(jieba.posseg.cut(text))
-    # A name must start and end where words do: 「雄安新区」 does not name 安新县.
+    if tagged is None:
+        tagged = [(word, flag) for word, flag in jieba.posseg.cut(text)]
     bounds = {0}
     for word, _ in tagged:
         bounds.add(max(bounds) + len(word))
-    found: list[str] = []
+    found: list[tuple[int, int, str]] = []
     longest = max((len(f) for f in forms), default=0)
     position = 0
     while position < len(text):
         for size in range(min(longest, len(text) - position), MIN_NAME - 1, -1):
             if position in bounds and position + size in bounds and text[position:position + size] in forms:
-                found.append(forms[text[position:position + size]])
+                found.append((position, position + size, forms[text[position:position + size]]))
                 position += size
                 break
         else:
             position += 1
+    return found
+
+
+def places_in(text: str) -> list[str]:
+    """The places a text names, longest mention first, each as a statement must hold it."""
+    tagged = [(word, flag) for word, flag in jieba.posseg.cut(text)]
+    found = [place for _, _, place in place_mentions(text, tagged)]
     for word, flag in tagged:
         if flag == "ns" and len(word) >= MIN_NAME and FOREIGN.search(word) and not NATIONAL.search(word) \
                 and not any(word in f or f in word for f in found):
