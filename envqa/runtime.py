@@ -13,7 +13,6 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.generate import load_generator
 from assistant.channels.api import create_app
 from assistant.search.retrieve import Retriever
-from envqa.core.errors import EnvqaError
 from envqa.core.logs import show_product_logs
 from envqa.core.settings import Settings
 from index import BuildReport, Embedder, Index, ingest, load, make_embedder
@@ -83,6 +82,7 @@ class Following:
         self.settings = settings
         self.assistant = assistant
         self.checked = time.monotonic()
+        self.failed = ""
         self.lock = threading.Lock()
 
     def __call__(self) -> Assistant:
@@ -90,11 +90,11 @@ class Following:
             if time.monotonic() - self.checked >= self.settings.index.reload_s:
                 self.checked = time.monotonic()
                 version = current_version(self.settings.index.dir)
-                if version and version != self.assistant.retriever.index.version:
+                if version and version not in (self.assistant.retriever.index.version, self.failed):
                     try:
                         self.assistant = reopen_assistant(self.settings, self.assistant)
-                    except EnvqaError:
-                        pass  # a version that cannot be loaded: the one loaded serves on
+                    except Exception:  # noqa: BLE001 - any load failure: the one loaded serves on
+                        self.failed = version  # and this version is not tried again
             return self.assistant
 
 

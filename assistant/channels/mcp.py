@@ -7,8 +7,8 @@ its numbered sources, so the citations survive there too. The descriptions are w
 model choosing a tool. Built on the official SDK's `MCPServer` (mcp 2.x, which renamed v1's
 FastMCP); `envqa mcp` serves it over stdio or streamable HTTP.
 
-The index served is the one loaded at start: unlike `envqa serve`, this server does not follow
-new index versions (restart it after `envqa ingest`).
+Given a callable (`envqa mcp` gives `runtime.Following`), each call asks it for the assistant, in a
+worker thread, so a newly published index version is loaded there and never on the event loop.
 """
 
 from __future__ import annotations
@@ -123,8 +123,7 @@ def create_server(assistant: Assistant | Callable[[], Assistant], max_question_c
         answer or present outside knowledge as coming from these documents."""
         asked = checked_question(question, max_question_chars)
         turns = [(turn.question, turn.answer) for turn in history or []]
-        loaded = current()
-        answer = await in_thread(lambda: loaded.ask(asked, filters_of(industry, doc_id), turns))
+        answer = await in_thread(lambda: current().ask(asked, filters_of(industry, doc_id), turns))
         return result(answer_text(answer), answer)
 
     @tool("Search the documents")
@@ -139,8 +138,7 @@ def create_server(assistant: Assistant | Callable[[], Assistant], max_question_c
         doc_title, section, article, page and spans. Use it to find where something is regulated or to
         look a document up; use ask for an answer with citations."""
         filters = filters_of(industry, doc_id)
-        loaded = current()
-        hits = await in_thread(lambda: loaded.retriever.search(query, k=k, filters=filters))
+        hits = await in_thread(lambda: current().retriever.search(query, k=k, filters=filters))
         return result(hits_text(hits), SearchResponse(results=hits))
 
     @tool("Read a document")
@@ -155,7 +153,7 @@ def create_server(assistant: Assistant | Callable[[], Assistant], max_question_c
         or the part [start:end] of it: citation and search spans are offsets into this text, so
         start/end open a cited passage in its context. Documents can be long (see chars): ask for a
         span, widened by a few hundred characters, rather than the whole text."""
-        loaded = current()
+        loaded = await in_thread(current)
         info = documents_of(loaded).get(doc_id)
         if info is None:
             raise ToolError(f"no document '{doc_id}': call list_documents for the ids "
@@ -168,10 +166,10 @@ def create_server(assistant: Assistant | Callable[[], Assistant], max_question_c
         return result(document_text(part), part)
 
     @tool("List the documents")
-    def list_documents() -> Annotated[CallToolResult, DocumentList]:
+    async def list_documents() -> Annotated[CallToolResult, DocumentList]:
         """The documents the index holds: doc_id, title, kind (法律, 行政法规, 标准, 政策文件 …), issuer,
         document number, dates, status ('superseded' when a later version is loaded) and length."""
-        held = DocumentList(documents=list(documents_of(current()).values()))
+        held = DocumentList(documents=list(documents_of(await in_thread(current)).values()))
         lines = [f"{d.doc_id}: 《{d.title}》 {d.kind}" + (f", {d.doc_number}" if d.doc_number else "")
                  + (" (superseded)" if d.status == "superseded" else "") for d in held.documents]
         return result("\n".join(lines), held)
