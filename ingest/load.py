@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from ingest.formats import SUPPORTED, Progress, UnreadableFile, decode_text, extract, no_progress
+from ingest.formats import Progress, UnreadableFile, decode_text, extract, no_progress
 from ingest.metadata import FILE_DATE, link_versions, with_metadata
 from ingest.types import Document
 
-SUPPORTED_SUFFIXES = SUPPORTED
 __all__ = ["MissingPath", "Skipped", "UnreadableFile", "decode_text", "load_document", "load_documents"]
 
 

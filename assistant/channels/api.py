@@ -383,9 +383,7 @@ def create_app(settings: Settings, assistant: Assistant,
     def thread(request: Request, body: ChatRequest) -> tuple[str, str | None, list[tuple[str, str]]]:
         """Who asks (an API key's hash, so one caller cannot read another's thread), the conversation
         the answer belongs to (a new one unless the client keeps the history itself), and its turns."""
-        if len(body.question) > settings.api.max_question_chars:
-            raise QuestionTooLong(f"question has {len(body.question)} characters; the limit is "
-                                  f"{settings.api.max_question_chars}", hint="ask a shorter question")
+        QuestionTooLong.check(body.question, settings.api.max_question_chars)
         owner = access.limit_key(request) if request.headers.get("authorization") else ""
         conversation = body.conversation_id or (None if body.history is not None else uuid.uuid4().hex)
         history = ([(t.question, t.answer) for t in body.history] if body.history is not None

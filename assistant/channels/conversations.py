@@ -5,12 +5,9 @@ was asked: the resolution of a thread is worked out from its questions as typed,
 from __future__ import annotations
 
 import json
-import re
 
 from assistant.answer.followup import Turn
 from assistant.channels.state import State
-
-CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
 
 
 class Conversations:

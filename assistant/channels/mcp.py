@@ -29,6 +29,7 @@ from assistant.answer.types import Answer
 from assistant.channels.access import Access, one_of
 from assistant.channels.answering import Answering
 from assistant.channels.api import ChatRequest, DocumentList, DocumentText, SearchResponse, document_info
+from assistant.channels.openai_compat import sources
 from assistant.search.retrieve import Filters, SearchHit
 from envqa.core.errors import EnvqaError
 
@@ -202,10 +203,8 @@ def checked_question(question: str, limit: int) -> str:
 
 
 def answer_text(answer: Answer) -> str:
-    """The answer, then its numbered sources: 「[1] 《title》 section: quote」."""
-    sources = [f"[{c.n}] 《{c.doc_title}》 {c.section}".rstrip() + (f" (p. {c.page})" if c.page else "")
-               + f": {c.quote}" for c in answer.citations]
-    return "\n\n".join([answer.answer, *(["Sources 来源:\n" + "\n".join(sources)] if sources else [])])
+    """The answer, then its numbered sources, as the OpenAI-compatible endpoint gives them."""
+    return answer.answer + sources(answer)
 
 
 def hits_text(hits: list[SearchHit]) -> str:

@@ -116,9 +116,7 @@ def router(current: Callable[[], Assistant], answering: Answering, reader: list[
                  summary="Chat completions: the last user message answered from the documents, with sources")
     async def chat_completions(request: Request, body: CompletionRequest) -> dict[str, Any] | StreamingResponse:
         question, history = conversation(body.messages)
-        if len(question) > max_question_chars:
-            raise QuestionTooLong(f"question has {len(question)} characters; the limit is {max_question_chars}",
-                                  hint="ask a shorter question")
+        QuestionTooLong.check(question, max_question_chars)
         assistant = current()
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if not body.stream:

@@ -47,6 +47,12 @@ class QuestionTooLong(EnvqaError):
     status = 413
     code = "question_too_long"
 
+    @classmethod
+    def check(cls, question: str, limit: int) -> None:
+        """Raise unless `question` is at most `limit` characters (the one check every channel makes)."""
+        if len(question) > limit:
+            raise cls(f"question has {len(question)} characters; the limit is {limit}", hint="ask a shorter question")
+
 
 class BodyTooLarge(EnvqaError):
     status = 413
