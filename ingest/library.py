@@ -113,7 +113,9 @@ class Library:
             return self._add(uploads, max_bytes)
 
     def _add(self, uploads: list[tuple[str, bytes]], max_bytes: int) -> tuple[list[Added], list[Rejected]]:
-        hashes = {file_hash(path): path for path in self.files()}
+        # Only a file of the same size can hold the same bytes: the rest of the corpus is not read.
+        sizes = {len(content) for _, content in uploads}
+        hashes = {file_hash(path): path for path in self.files() if path.stat().st_size in sizes}
         folder = self.corpus / UPLOADS
         added: list[Added] = []
         rejected: list[Rejected] = []
@@ -133,9 +135,7 @@ class Library:
                 continue
             digest = hashlib.sha256(content).hexdigest()
             if digest in hashes:
-                same = hashes[digest]
-                known = self.ids().get(same, same.stem)
-                added.append(Added(source, known, "duplicate", duplicate_of=known, path=same))
+                added.append(Added(source, "", "duplicate", path=hashes[digest]))
                 continue
             target = folder / source
             try:
@@ -149,9 +149,10 @@ class Library:
                 continue
             hashes[digest] = target
             added.append(Added(source, "", "replaced" if replaced else "added", path=target, replaced=replaced))
-        ids = self.ids()
-        return [a if a.status == "duplicate" or a.path is None
-                else replace(a, doc_id=ids.get(a.path, a.path.stem)) for a in added], rejected
+        ids = self.ids()  # once, after every file is in place: a new name can change another's id
+        return [replace(a, doc_id=ids.get(a.path, a.path.stem),
+                        duplicate_of=ids.get(a.path, a.path.stem) if a.status == "duplicate" else None)
+                if a.path is not None else a for a in added], rejected
 
     def set_aside(self, path: Path) -> Path:
         """Move `path` into the hidden .deleted folder under a name no other set-aside file has."""
