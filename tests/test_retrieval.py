@@ -75,6 +75,18 @@ def test_definition_question_finds_glossary_entry(settings: Settings, built_inde
     assert hits[0].text.startswith("温室气体：")
 
 
+def test_a_definitions_article_answers_for_each_term_it_defines(built_index: Index, embedder: Embedder) -> None:
+    retriever = Retriever(built_index, embedder)
+    # The third of three terms 「本条例下列用语的含义」 defines; the law's own name holds 示例污染 too.
+    question = "示例污染防治条例所称的“原始监测记录”是指什么？"
+    analysis, hits = retriever.search_analysed(question, k=3)
+    assert "definition" in analysis.kinds and analysis.terms == ["原始监测记录"]
+    glossary = retriever.glossary_ranking(analysis)
+    assert built_index.chunks[glossary.positions[0]].article == "第三十四条之一"
+    assert hits[0].article == "第三十四条之一"
+    assert "definition" in retriever.candidates_for("噪声法对“噪声污染”是怎么界定的？").analysis.kinds
+
+
 def test_filters(built_index: Index, embedder: Embedder) -> None:
     retriever = Retriever(built_index, embedder)
     hits = retriever.search("排放标准", k=20, filters=Filters(industry="焦化"))

@@ -23,7 +23,8 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
 
 KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("definition", re.compile(r"是什么意思|什么意思|是指什么|指什么|指的什么|的含义|含义是|怎么定义|如何定义|定义|是什么概念|指的是|"
+    # 「本法所称X」 is how a law defines; a question echoes it (「…法所称的“X”」, 「怎么界定」).
+    ("definition", re.compile(r"是什么意思|所称|所说的|所谓|界定|什么意思|是指什么|指什么|指的什么|的含义|含义是|怎么定义|如何定义|定义|是什么概念|指的是|"
                               r"\bwhat (?:is|are|does) (?:meant by|the (?:term|definition))|\bdefin|\bmean(?:s|ing)?\b",
                               re.I)),
     ("which_document", re.compile(r"哪个文件|哪份文件|什么文件|文件叫什么|政策依据|依据(?:哪|什么)|文号|哪个政策|哪项政策|"

@@ -139,8 +139,8 @@ class Retriever:
         # vectors, two-thirds of an answer's time, are kept. Bounded; shared by the server's threads.
         self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
         self.query_vectors_lock = threading.Lock()
-        self.glossary = {position: chunk.defines[0] for position, chunk in enumerate(index.chunks)
-                         if chunk.defines}
+        # Every term a chunk defines: a law's 「本法下列用语的含义」 article defines a dozen.
+        self.glossary = [(position, term) for position, chunk in enumerate(index.chunks) for term in chunk.defines]
         self.names = DocumentNames(index.documents.values())
         self.articles: dict[tuple[str, str], list[int]] = {}
         for position, chunk in enumerate(index.chunks):
@@ -190,13 +190,17 @@ class Retriever:
         return Ranking(name, [p for p, _ in pairs], [s for _, s in pairs], weight)
 
     def glossary_ranking(self, analysis: QueryAnalysis) -> Ranking:
-        """Glossary entries for terms the question names, longest term first.
+        """Glossary entries for terms the question names: the term it asks about (quoted, or before
+        是什么意思) first, then longer terms before shorter ones.
 
-        BM25 alone ranks an entry 'X：是指…' below table rows that repeat X many times.
+        BM25 alone ranks an entry 'X：是指…' below table rows that repeat X many times; and a term
+        inside the name of the law asked about (节约能源 in 「节约能源法所称“能源”」) is not the one asked.
         """
         text = analysis.search_text
-        named = sorted(((len(term), p) for p, term in self.glossary.items() if term in text), reverse=True)
-        return Ranking("glossary", [p for _, p in named], [float(n) for n, _ in named])
+        asked = set(analysis.terms)
+        named = sorted(((term in asked, len(term), p) for p, term in self.glossary if term in text), reverse=True)
+        order = list(dict.fromkeys(p for _, _, p in named))
+        return Ranking("glossary", order, [float(len(order) - rank) for rank in range(len(order))])
 
     def sparse_ranking(self, query: str, name: str = "bm25") -> Ranking:
         scores = self.index.sparse.scores(query)
