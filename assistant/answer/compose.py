@@ -26,6 +26,7 @@ from assistant.answer.statements import (
 )
 from assistant.answer.types import Citation
 from assistant.search.query import QueryAnalysis, question_parts
+from assistant.search.retrieve import EFFECTIVE_CLAUSE
 from ingest.identifiers import find_identifiers, find_titles
 from ingest.structure import to_int
 from ingest.types import Document
@@ -49,6 +50,8 @@ def unit_score(unit: Unit, terms: Sequence[str], analysis: QueryAnalysis, needs:
         score += 0.15
     if needs is not None and gives_what_is_asked(with_unit(unit), needs):
         score += 0.3
+    if "document_facts" in analysis.kinds and EFFECTIVE_CLAUSE.search(unit.statement):
+        score += 0.3  # 「什么时候施行」「第几号令」: the text's 「自…起施行」 and 「令第N号」 give it
     if unit.hit.doc_id in analysis.documents:
         score += 0.3  # the question names this document: its clauses answer before others that mention it
     if ("standard" in analysis.kinds or "which_document" in analysis.kinds) \
