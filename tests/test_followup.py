@@ -31,6 +31,12 @@ PERMIT = ("排污许可证有效期多久？", "1. 《排污许可管理条例�
     # A bare pronoun stands for the document answered only when the question asked for a document.
     ("Can it be extended?", [("How long is a discharge permit valid?", PERMIT[1])],
      "How long is a discharge permit valid? Can it be extended?"),
+    # A follow-up with no subject of its own goes on in the one law the previous answer rests on …
+    ("登记的信息变了，多久内要更新？", [PERMIT], "《排污许可管理条例》登记的信息变了，多久内要更新？"),
+    # … but not when that answer drew on several texts, or the follow-up asks which text applies.
+    ("登记的信息变了，多久内要更新？", [("排污许可证有效期多久？", PERMIT[1] + "\n2. 《排污许可管理办法》第八条：… [2]")],
+     "登记的信息变了，多久内要更新？"),
+    ("水污染事故的罚款规定在哪部法律第几条？", [PERMIT], "水污染事故的罚款规定在哪部法律第几条？"),
     # Three turns: the second is resolved first, and the third against it.
     ("它要求哪年完成？", [SCHEME, ("那钢铁呢？", "1. 《山西省钢铁行业超低排放改造实施方案》：…… [1]")],
      "钢铁《山西省钢铁行业超低排放改造实施方案》要求哪年完成？"),
