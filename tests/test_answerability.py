@@ -9,9 +9,12 @@ from importlib.metadata import distribution
 import pytest
 
 from assistant.answer.answerability import RATE, asked_units, gives_unit, stands_in
+from assistant.answer.compose import of_the_industry_asked
 from assistant.answer.places import PLACEHOLDER, places_in, strip_suffix
+from assistant.answer.statements import Unit
 from assistant.search.documents import DocumentNames
 from assistant.search.query import analyse
+from assistant.search.retrieve import SearchHit
 from assistant.search.translate import translate
 from eval.counterfactual import counterfactuals
 from eval.run import Question
@@ -135,3 +138,21 @@ def test_a_rare_trade_pins_the_answer() -> None:
     assert analyse("重点行业企业要做什么？", rarity=rarity).trades == []
     assert analyse("我们企业要做什么？", rarity=rarity).trades == []
     assert analyse("焦化厂的废水怎么处理？", rarity=rarity).trades == ["焦化"]
+
+
+def row(rank: int, text: str) -> Unit:
+    hit = SearchHit(chunk_id=f"c{rank}", doc_id="library", doc_title="政策库", section="标准", text=text, spans=[],
+                    identifiers=[], industries=["钢铁"], score=1.0, kind="table_row")
+    return Unit(rank=rank, hit=hit, statement=text, quote=text, spans=())
+
+
+def test_a_standard_asked_for_one_industry_drops_other_trades_standards() -> None:
+    steel = row(0, "名称：《钢铁工业水污染物排放标准》(GB 13456-2012)；适用于钢铁生产企业的水污染物排放管理。")
+    ore = row(1, "名称：《铁矿采选工业污染物排放标准》(GB 28661-2012)；规定了铁矿采选企业的水污染物排放限值。")
+    alloy = row(2, "名称：《铁合金工业污染物排放标准》(GB 28666-2012)；规定了铁合金企业水污染物排放限值。")
+    untitled = row(3, "钢铁企业废水排放执行国家标准，地方标准严于国家标准的执行地方标准。")
+    asked = analyse("钢铁行业水污染物排放执行什么标准？")
+    assert of_the_industry_asked([steel, ore, alloy, untitled], asked) == [steel, untitled]
+    # Without a title of the industry among them, or for a question not after a standard, all stay.
+    assert of_the_industry_asked([ore, alloy], asked) == [ore, alloy]
+    assert of_the_industry_asked([steel, ore], analyse("钢铁行业废水排放限值是多少？")) == [steel, ore]

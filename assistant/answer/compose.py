@@ -27,7 +27,7 @@ from assistant.answer.statements import (
 from assistant.answer.types import Citation
 from assistant.search.query import QueryAnalysis, question_parts
 from assistant.search.retrieve import EFFECTIVE_CLAUSE
-from ingest.identifiers import find_identifiers, find_titles
+from ingest.identifiers import INDUSTRY_KEYWORDS, find_identifiers, find_titles
 from ingest.structure import to_int
 from ingest.types import Document
 
@@ -90,7 +90,26 @@ def select(units: Sequence[Unit], analysis: QueryAnalysis, terms_of: Callable[[s
         if unit not in chosen and unit_score(unit, all_terms, analysis, needs) >= SELECT_RATIO[analysis.language] * best_score:
             chosen.append(unit)
     chosen.sort(key=lambda u: -unit_score(u, all_terms, analysis, needs))
-    return dedupe(chosen)[:limit]
+    return dedupe(of_the_industry_asked(chosen, analysis))[:limit]
+
+
+def of_the_industry_asked(units: Sequence[Unit], analysis: QueryAnalysis) -> list[Unit]:
+    """A question after the standard or text of an industry (「钢铁行业水污染物排放执行什么标准？」):
+    once a statement names a 《title》 of that industry, statements naming only other trades' titles
+    (铁矿采选, 铁合金 …) are near matches, not answers. Statements without a title stay."""
+    if not analysis.industries or not {"standard", "which_document"} & set(analysis.kinds):
+        return list(units)
+    words = [w for industry in analysis.industries for w in INDUSTRY_KEYWORDS.get(industry, ())]
+
+    def titles(unit: Unit) -> list[str]:
+        return find_titles(unit.statement)
+
+    def of_industry(unit: Unit) -> bool:
+        return any(w in title for title in titles(unit) for w in words)
+
+    if not any(of_industry(u) for u in units):
+        return list(units)
+    return [u for u in units if of_industry(u) or not titles(u)]
 
 
 def dedupe(units: Sequence[Unit]) -> list[Unit]:
