@@ -11,7 +11,7 @@ from envqa import runtime
 from envqa.core.errors import IndexMismatch, IndexNotFound
 from envqa.core.settings import Settings
 from assistant.search.retrieve import Retriever
-from index import Embedder, Index, load
+from index import DenseIndex, Embedder, Index, load
 from tests.conftest import CORPUS, make_settings
 
 
@@ -57,6 +57,22 @@ def test_save_load_roundtrip_gives_same_results(settings: Settings, built_index:
     for query in ["GB 13456-2012", "排污许可管理条例", "氢冶金", "pollution reduction policies"]:
         assert [h.chunk_id for h in retriever.search(query)] == [h.chunk_id for h in reloaded.search(query)]
     assert retriever.index.chunks == built_index.chunks
+
+
+def test_dense_vectors_are_mapped_from_disk_and_keep_their_scores(settings: Settings, built_index: Index,
+                                                                   embedder: Embedder) -> None:
+    loaded = load(settings.index.dir, embedder.id)
+    dense_file = str((settings.index.dir / "dense.faiss").resolve())
+    # Mapped, not read: every worker shares one copy of the vectors in the page cache.
+    assert dense_file in Path("/proc/self/maps").read_text()
+    query = embedder.embed_query("排污许可证有效期")
+    exact = np.asarray([float(np.dot(query, v)) for v in loaded.dense.vectors()], dtype=np.float32)
+    scores, positions = loaded.dense.search(query, 5)
+    assert list(positions) == list(np.argsort(-exact, kind="stable")[:5])
+    assert np.allclose(scores, exact[positions], atol=1e-3)
+    # A chunk a staged build has not embedded yet (a zero vector) scores exactly 0.
+    zero = DenseIndex.build(np.vstack([np.zeros(embedder.dim, np.float32), query]))
+    assert 0.0 in list(zero.search(query, 2)[0])
 
 
 def test_identifier_hit_ranks_first(settings: Settings, built_index: Index, embedder: Embedder) -> None:
