@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 from importlib.metadata import distribution
 
+import jieba
 import pytest
 
-from assistant.answer.answerability import RATE, asked_units, gives_unit, stands_in
+from assistant.answer.answerability import RATE, asked_units, gives_unit, requirements, stands_in
 from assistant.answer.compose import of_the_industry_asked
 from assistant.answer.places import PLACEHOLDER, places_in, strip_suffix
 from assistant.answer.statements import Unit
@@ -89,6 +90,27 @@ def test_laws_the_index_does_not_hold() -> None:
     assert names.unknown_mentions("我们企业违反环保法会怎样") == []
     assert names.unknown_mentions("按照排污许可管理条例，有效期多久") == []
     assert names.unknown_mentions("违反本法规定的，依法处罚") == []
+    # A loaded title inside a longer name is that other law, however jieba cuts it (海洋/环境保护/法要).
+    for question in ("化工企业按海洋环境保护法要采取什么防渗和监测措施？", "按海洋环境保护法罚多少钱？"):
+        assert names.named(question) == [] and names.unknown_mentions(question) == ["海洋环境保护法"]
+    for question in ("违反环境保护法会怎样", "我国环境保护法第一条说了什么", "按环境保护法规定企业要公开什么？"):
+        assert names.named(question) == ["中华人民共和国环境保护法"] and names.unknown_mentions(question) == []
+
+
+def test_the_words_that_ask_are_not_terms_a_clause_must_hold() -> None:
+    from assistant.answer.answerability import matched_terms
+
+    tokenize = jieba.lcut
+    # 「多长时间内办」 and 「是哪个文件」 ask only for a period and a text: they name nothing to match.
+    assert matched_terms("多长时间内办", tokenize) == []
+    assert matched_terms("是哪个文件", tokenize) == []
+    assert "法人代表" in matched_terms("换了法人代表，排污许可证需要怎么处理", tokenize)
+
+
+def test_a_trade_that_is_a_known_industry_is_checked_as_the_industry() -> None:
+    needs = requirements(analyse("化工企业按地下水管理条例要采取什么防渗和监测措施？", rarity=lambda word: 0.001))
+    assert needs.industries == ["化工"] and needs.trades == []
+    assert requirements(analyse("制药企业要交环保税吗？", rarity=lambda word: 0.001)).trades == ["制药"]
 
 
 def test_counterfactual_negatives_swap_one_constraint() -> None:

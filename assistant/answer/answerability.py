@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import jieba
+
 from assistant.answer.places import places_in
 from assistant.answer.statements import (
     NUMBER,
@@ -26,7 +28,7 @@ from assistant.answer.statements import (
 )
 from assistant.search.documents import is_subsequence
 from assistant.search.query import QueryAnalysis, question_parts
-from ingest.identifiers import find_identifiers, find_titles, same_identifier
+from ingest.identifiers import find_identifiers, find_industries, find_titles, same_identifier
 from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN
 
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
@@ -116,7 +118,9 @@ def requirements(analysis: QueryAnalysis) -> Requirements:
         wants_money=bool(MONEY_ASKED.search(analysis.text)),
         wants_fine=bool(MONEY_ASKED.search(analysis.text)) and "penalty" in analysis.kinds,
         documents=analysis.documents,
-        trades=analysis.trades,
+        # A trade that is one of the known industries (化工 in 「化工企业」) is the industry
+        # constraint's to check, which lets a rule for every trade (全行业, untagged) answer.
+        trades=[t for t in analysis.trades if not find_industries(t)],
         wants_rate=bool(RATE_ASKED.search(analysis.text)),
         wants_standard=bool(STANDARD_ASKED.search(analysis.text)),
         instruments=analysis.unknown_documents,
@@ -250,6 +254,24 @@ def coverage(unit: Unit, terms: Sequence[str]) -> float:
     return sum(term_weight(t) for t in terms if t in text) / sum(term_weight(t) for t in terms)
 
 
+ASKING = (PERIOD_ASKED, DATE_ASKED, ARTICLE_ASKED, DOCUMENT_ASKED, UNIT_ASKED)
+"""The words that ask for a quantity, a date, an article or a text (「多长时间」「哪天」「哪个文件」)."""
+
+
+def matched_terms(part: str, tokenize: Callable[[str], list[str]]) -> list[str]:
+    """A question part's content terms, less the words that ask: those are for `complete` (the kind
+    of quantity wanted) and the citation (the text it is in) to answer, not for a clause to hold —
+    no clause says 「多长时间」. A part left with no word — a dictionary word of two characters, or
+    any term of three — (「多长时间内办？」 leaves 内办, 「是哪个文件？」 leaves 是) asks only that of
+    the rest of the question."""
+    for pattern in ASKING:
+        part = pattern.sub(" ", part)
+    terms = [t for t in content_terms(tokenize(part)) if t.strip()]
+    jieba.dt.check_initialized()
+    named = any(len(t) >= 3 or (len(t) == 2 and jieba.dt.FREQ.get(t, 0) > 0) for t in terms)
+    return terms if named else []
+
+
 def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callable[[str], list[str]],
                min_coverage: float | None = None, needs: Requirements | None = None) -> list[Unit]:
     """The statements that may answer the question, when every part of it has one.
@@ -259,7 +281,8 @@ def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callabl
     """
     needs = needs or requirements(analysis)
     parts = question_parts(analysis.text) if analysis.language == "zh" else [analysis.search_text]
-    part_terms = [content_terms(tokenize(part)) for part in parts]
+    part_terms = [terms for terms in (matched_terms(part, tokenize) for part in parts) if terms] \
+        or [content_terms(tokenize(analysis.search_text))]
     threshold = MIN_COVERAGE[analysis.language] if min_coverage is None else min_coverage
 
     def answers(unit: Unit, terms: Sequence[str]) -> bool:

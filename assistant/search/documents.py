@@ -37,6 +37,46 @@ DEICTIC = re.compile(r"本法|本条例|本办法|该法|该条例|此法|这部
 MODIFIER = re.compile(r"^(?:现行|最新|新|原|旧)")
 EVERYDAY_FREQUENCY = 1000
 """jieba counts 依法, 违法, 执法, 方法 this often or more: words of their own, not the end of a title."""
+NOUN_FLAGS = ("n",)
+COUNTRY = frozenset({"我国", "中国", "国家", "全国"})
+"""Nouns before a law's name that mean the country whose law it is, not a longer name."""
+
+
+@lru_cache(maxsize=1024)
+def segmented(text: str) -> tuple[tuple[int, str, str], ...]:
+    """(offset, word, part of speech) of each of jieba's words in `text`."""
+    tokens = []
+    position = 0
+    for word, flag in jieba.posseg.cut(text):
+        tokens.append((position, word, flag))
+        position += len(word)
+    return tuple(tokens)
+
+
+def ends_a_word(text: str, end: int) -> bool:
+    """`end` is not inside an everyday word: 「环境保护法|律法规」 holds no 环境保护法, while
+    「环境保护法要…」「…法会怎样」, which jieba cuts 环境保护/法要 and 环境保护/法会 (a rare word), do."""
+    jieba.dt.check_initialized()
+    for at, word, _ in segmented(text):
+        if at < end < at + len(word):
+            return int(jieba.dt.FREQ.get(word, 0)) < EVERYDAY_FREQUENCY
+    return True
+
+
+def longer_name(text: str, start: int) -> str:
+    """The nouns just before `start` when a title found at `start` is only the tail of a longer
+    name: 「按海洋环境保护法…」 holds 环境保护法 inside 海洋环境保护法, another law. Empty when the
+    title stands on its own (after 按, 违反, 《, the start, or 我国)."""
+    tokens = segmented(text)
+    ends = {at + len(word): i for i, (at, word, _) in enumerate(tokens)}
+    if start != 0 and start not in ends:
+        return text[max(0, start - 2):start]  # the title begins inside a word of jieba's
+    before: list[str] = []
+    index = ends.get(start, -1)
+    while index >= 0 and tokens[index][2].startswith(NOUN_FLAGS) and tokens[index][1] not in COUNTRY:
+        before.insert(0, tokens[index][1])
+        index -= 1
+    return "".join(before)
 
 
 @dataclass(frozen=True)
@@ -111,6 +151,7 @@ class DocumentNames:
                 mentions.append(tail if tail and self.names_whole(short_title(tail))
                                 else "".join(t for t, _ in tokens))
             run = []
+        mentions += self.embedding_names(question)
         unknown = []
         for mention in mentions:
             name = MODIFIER.sub("", short_title(mention))
@@ -134,6 +175,22 @@ class DocumentNames:
                 unknown.append(name)
         return list(dict.fromkeys(titles)), unknown
 
+    @staticmethod
+    def stands_alone(text: str, start: int, end: int) -> bool:
+        """The name at text[start:end] is a whole name: it ends a word and is no longer name's tail."""
+        return ends_a_word(text, end) and not longer_name(text, start)
+
+    def embedding_names(self, question: str) -> list[str]:
+        """Longer names that end in a loaded title: 海洋环境保护法 around 环境保护法."""
+        text = question.replace("中华人民共和国", "")
+        found = []
+        for title in self.titles:
+            for match in re.finditer(re.escape(title), text):
+                before = longer_name(text, match.start())
+                if before and ends_a_word(text, match.end()):
+                    found.append(before + title)
+        return found
+
     def names_whole(self, mention: str) -> bool:
         """The whole mention is a loaded title or a short name of one (not merely contains one)."""
         if mention in self.titles:
@@ -145,7 +202,8 @@ class DocumentNames:
     def exact(self, question: str) -> list[str]:
         text = question.replace("中华人民共和国", "")
         quoted = [short_title(t) for t in find_titles(question)]
-        hits = [t for t in self.titles if t in text or t in quoted]
+        hits = [t for t in self.titles if t in quoted or any(
+            self.stands_alone(text, m.start(), m.end()) for m in re.finditer(re.escape(t), text))]
         # 「环境保护税法实施条例」 contains 「环境保护税法」: the longer mention is the one meant.
         return [t for t in hits if not any(t != other and t in other for other in hits)]
 
@@ -160,7 +218,7 @@ class DocumentNames:
                 end = match.end()
                 for title in titles:
                     span = self.short_name_span(question, end, word, title)
-                    if span is None:
+                    if span is None or not self.stands_alone(question, span, end):
                         continue
                     share = (end - span) / len(title)
                     key = (span, end)
