@@ -178,3 +178,19 @@ def test_a_standard_asked_for_one_industry_drops_other_trades_standards() -> Non
     # Without a title of the industry among them, or for a question not after a standard, all stay.
     assert of_the_industry_asked([ore, alloy], asked) == [ore, alloy]
     assert of_the_industry_asked([steel, ore], analyse("钢铁行业废水排放限值是多少？")) == [steel, ore]
+
+
+def test_a_number_asked_in_one_part_need_not_be_in_every_statement() -> None:
+    from assistant.answer.answerability import answers_fully, supporting
+    from assistant.answer.compose import select
+
+    title = "中华人民共和国环境保护税法实施条例"
+    header = row(0, "2017年12月25日中华人民共和国国务院令第693号公布，自2018年1月1日起施行。")
+    repeal = row(1, "第二十六条 本条例自2018年1月1日起施行。2003年1月2日国务院公布的《排污费征收使用管理条例》同时废止。")
+    header.hit.doc_title = repeal.hit.doc_title = title
+    asked = analyse("环境保护税法实施条例是国务院第几号令？它同时废止了哪个条例？")
+    found = supporting([header, repeal], asked, jieba.lcut)
+    assert repeal in found and header in found
+    assert answers_fully(select(found, asked, jieba.lcut), asked)
+    # The number must still be given by some statement.
+    assert not answers_fully([repeal], asked)

@@ -203,8 +203,6 @@ def holds(unit: Unit, needs: Requirements) -> bool:
         return False
     if any(trade not in context for trade in needs.trades):
         return False
-    if needs.wants_identifier and not find_identifiers(unit.statement):
-        return False
     if needs.wants_standard and not STANDARD_GIVEN.search(unit.statement):
         return False
     if any(not any(same_identifier(i, c) for c in unit.hit.identifiers) for i in needs.identifiers):
@@ -213,7 +211,8 @@ def holds(unit: Unit, needs: Requirements) -> bool:
 
 
 def complete(units: Sequence[Unit], needs: Requirements) -> bool:
-    """Together the statements give every year and quantity asked about, and the kind of quantity wanted."""
+    """Together the statements give every year and quantity asked about, the kind of quantity wanted,
+    and the order number asked for."""
     context = "".join(squash(u.hit.section + u.statement) for u in units)
     # A year can name the version of a text (「按2017年修正的…法」) rather than a fact in it.
     versions = {u.hit.doc_date[:4] for u in units if u.hit.doc_date and u.hit.doc_id in needs.documents}
@@ -222,6 +221,10 @@ def complete(units: Sequence[Unit], needs: Requirements) -> bool:
     if "article" in needs.units and not any(u.hit.article or ARTICLE_IN_TEXT.search(u.statement) for u in units):
         return False
     statements = [u.statement for u in units]
+    # An order number asked for is given by one of the statements, not by each: in
+    # 「…是国务院第几号令？它同时废止了哪个条例？」 only the first part wants the number.
+    if needs.wants_identifier and not any(find_identifiers(s) for s in statements):
+        return False
     money = [MONEY, FINE_MULTIPLE] if needs.wants_fine else [MONEY]
     if needs.wants_money and not any(p.search(s) for p in money for s in statements):
         return False
