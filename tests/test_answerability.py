@@ -93,7 +93,8 @@ def test_laws_the_index_does_not_hold() -> None:
     # A loaded title inside a longer name is that other law, however jieba cuts it (海洋/环境保护/法要).
     for question in ("化工企业按海洋环境保护法要采取什么防渗和监测措施？", "按海洋环境保护法罚多少钱？"):
         assert names.named(question) == [] and names.unknown_mentions(question) == ["海洋环境保护法"]
-    for question in ("违反环境保护法会怎样", "我国环境保护法第一条说了什么", "按环境保护法规定企业要公开什么？"):
+    for question in ("违反环境保护法会怎样", "我国环境保护法第一条说了什么", "按环境保护法规定企业要公开什么？",
+                     "现行环境保护法第六十条怎么说"):
         assert names.named(question) == ["中华人民共和国环境保护法"] and names.unknown_mentions(question) == []
 
 

@@ -35,6 +35,7 @@ CONTENT_FLAGS = ("n", "v", "j", "l", "b", "a")
 MIN_MENTION = 4
 DEICTIC = re.compile(r"本法|本条例|本办法|该法|该条例|此法|这部法|有关|相关|其他|上述|前款|法律法规|具体|专门")
 MODIFIER = re.compile(r"^(?:现行|最新|新|原|旧)")
+"""Words before a law's name that pick its version, not another law (jieba tags 现行 and 原 as nouns)."""
 EVERYDAY_FREQUENCY = 1000
 """jieba counts 依法, 违法, 执法, 方法 this often or more: words of their own, not the end of a title."""
 NOUN_FLAGS = ("n",)
@@ -66,14 +67,15 @@ def ends_a_word(text: str, end: int) -> bool:
 def longer_name(text: str, start: int) -> str:
     """The nouns just before `start` when a title found at `start` is only the tail of a longer
     name: 「按海洋环境保护法…」 holds 环境保护法 inside 海洋环境保护法, another law. Empty when the
-    title stands on its own (after 按, 违反, 《, the start, or 我国)."""
+    title stands on its own (after 按, 违反, 《, the start, 我国, or 现行 and its like)."""
     tokens = segmented(text)
     ends = {at + len(word): i for i, (at, word, _) in enumerate(tokens)}
     if start != 0 and start not in ends:
         return text[max(0, start - 2):start]  # the title begins inside a word of jieba's
     before: list[str] = []
     index = ends.get(start, -1)
-    while index >= 0 and tokens[index][2].startswith(NOUN_FLAGS) and tokens[index][1] not in COUNTRY:
+    while index >= 0 and tokens[index][2].startswith(NOUN_FLAGS) and tokens[index][1] not in COUNTRY \
+            and not MODIFIER.fullmatch(tokens[index][1]):
         before.insert(0, tokens[index][1])
         index -= 1
     return "".join(before)
