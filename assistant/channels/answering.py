@@ -8,7 +8,13 @@ quick without losing throughput. Every channel that answers (the API, WeChat, We
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+from typing import TypeVar
+
 import anyio
+import anyio.to_thread
+
+T = TypeVar("T")
 
 
 class Answering:
@@ -21,3 +27,12 @@ class Answering:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.at_once)
         return self._limiter
+
+    async def each(self, events: Iterator[T]) -> AsyncIterator[T]:
+        """The items of a synchronous iterator (an answer being streamed), each worked out in a
+        worker thread within the same limit as whole answers."""
+        while True:
+            event = await anyio.to_thread.run_sync(next, events, None, limiter=self.limiter())
+            if event is None:
+                return
+            yield event

@@ -409,11 +409,7 @@ def create_app(settings: Settings, assistant: Assistant,
         events = loaded.stream(body.question, body.filters, history)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
-            while True:
-                event = await anyio.to_thread.run_sync(next, events, None, limiter=answering.limiter())
-                if event is None:
-                    return
-                kind, value = event
+            async for kind, value in answering.each(events):
                 if kind == "citations":
                     data = json.dumps([c.model_dump() for c in value], ensure_ascii=False)
                 elif kind == "delta":

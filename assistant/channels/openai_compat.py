@@ -127,11 +127,7 @@ def router(current: Callable[[], Assistant], answering: Answering, reader: list[
 
         async def stream() -> AsyncIterator[str]:
             yield chunk(completion_id, {"role": "assistant", "content": ""})
-            while True:
-                event = await anyio.to_thread.run_sync(next, events, None, limiter=answering.limiter())
-                if event is None:
-                    break
-                kind, value = event
+            async for kind, value in answering.each(events):
                 if kind == "delta":
                     yield chunk(completion_id, {"content": value})
                 elif kind == "done":
