@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assistant.answer.assistant import Assistant
 from assistant.answer.types import Answer
-from envqa.core.errors import BadRequest
 from eval.metrics import (
     AnswerOutcome,
     Outcome,
@@ -41,7 +40,7 @@ from eval.metrics import (
     summarise,
     system_metrics,
 )
-from eval.run import corpus_of, fabricated, split_of
+from eval.run import corpus_of, fabricated, read_lines, split_of
 
 CONDITIONS = ("resolved", "raw", "standalone")
 """What the last turn is searched with: the resolved question, the turn as typed, the standalone one."""
@@ -90,20 +89,11 @@ def is_followup_set(path: Path) -> bool:
 
 
 def load_threads(path: Path) -> list[Thread]:
-    threads = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            thread = Thread.model_validate_json(line)
-        except ValidationError as exc:
-            raise BadRequest(f"{path}:{number}: not a follow-up thread ({exc.errors()[0]['msg']})",
-                             hint="a thread has id, lang, type, turns, standalone, evidence, doc, out_of_scope"
-                             ) from exc
-        threads.append(thread.model_copy(update={
-            "corpus": thread.corpus or (corpus_of(thread.doc) if thread.doc else ""),
-            "split": thread.split or split_of(thread.id)}))
-    return threads
+    threads = read_lines(path, Thread, "a follow-up thread",
+                         "a thread has id, lang, type, turns, standalone, evidence, doc, out_of_scope")
+    return [thread.model_copy(update={"corpus": thread.corpus or (corpus_of(thread.doc) if thread.doc else ""),
+                                      "split": thread.split or split_of(thread.id)})
+            for thread in threads]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -53,17 +53,24 @@ class Question(BaseModel):
     from a hash of the id, so a question keeps its split when the set grows."""
 
 
-def load_questions(path: Path) -> list[Question]:
-    questions = []
+Line = TypeVar("Line", bound=BaseModel)
+
+
+def read_lines(path: Path, model: type[Line], what: str, hint: str) -> list[Line]:
+    """A JSONL file's non-blank lines as `model`s; a bad line is named by its number."""
+    lines = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            questions.append(Question.model_validate_json(line))
+            lines.append(model.model_validate_json(line))
         except ValidationError as exc:
-            raise BadRequest(f"{path}:{number}: not a question line ({exc.errors()[0]['msg']})",
-                             hint="see the question format in the README") from exc
-    return with_groups(questions)
+            raise BadRequest(f"{path}:{number}: not {what} ({exc.errors()[0]['msg']})", hint=hint) from exc
+    return lines
+
+
+def load_questions(path: Path) -> list[Question]:
+    return with_groups(read_lines(path, Question, "a question line", "see the question format in the README"))
 
 
 def corpus_of(doc: str) -> str:

@@ -178,7 +178,6 @@ def measure(label: str, corpus: Path, workdir: Path, real: Embedder, port: int, 
 
     index_dir = workdir / f"index-{label}"
     note(f"{label}: building the index (BM25, identifiers, synthetic vectors)…")
-    started = time.perf_counter()
     cache = workdir / f"cache-{label}"
     shutil.rmtree(cache, ignore_errors=True)  # every vector is "new", so the build is staged as a first one is
     report = ingest([corpus], index_dir, SyntheticEmbedder(real), cache, ChunkParams(), batch_size=256,
