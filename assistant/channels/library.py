@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from assistant.channels.jobs import JobRecord, Jobs, JobStore, Progress, as_event, events
+from assistant.channels.jobs import JobRecord, Jobs, Progress, as_event, events
 from envqa.core.errors import BadRequest, NotFound, UnsupportedUpload
 from envqa.core.settings import Settings
 from index import BuildReport
