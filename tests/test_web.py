@@ -751,3 +751,28 @@ def test_unsupported_uploads_are_refused_per_file(browser: Browser, library_url:
         expect(card.locator(".job-status")).to_have_text("No file was taken.")
         expect(page.get_by_role("button", name="Choose files…")).to_be_visible()
         expect(page.locator("#documents-body tr")).to_have_count(len(documents))
+
+
+def test_a_server_with_api_keys_asks_for_one_once_and_the_page_remembers_it(
+        browser: Browser, settings: Settings, assistant: Assistant) -> None:
+    keyed = settings.model_copy(deep=True)
+    keyed.api.keys = SecretStr("reader-key")
+    keyed.api.rate_limit = ""
+    prompts: list[str] = []
+
+    def give_key(dialog: Dialog) -> None:
+        prompts.append(dialog.message)
+        dialog.accept("reader-key")
+
+    with serve(create_app(keyed, assistant)) as (url, _), opened(browser, url, "zh-CN") as (page, _):
+        page.on("dialog", give_key)
+        box = page.get_by_label("问题", exact=True)
+        box.fill(ANSWERABLE)
+        box.press("Enter")  # the stream is refused (401), the key asked for, and the stream sent again
+        expect(page.locator(".msg-answer").last).to_contain_text("GB 13456-2012")
+        assert len(prompts) == 1
+        assert page.evaluate("localStorage.getItem('envqa.apiKey')") == "reader-key"
+        box.fill("排污许可证有效期是多久？")
+        box.press("Enter")  # sent with the remembered key: no second prompt
+        expect(page.locator(".msg-answer")).to_have_count(2)
+        assert len(prompts) == 1

@@ -361,17 +361,22 @@
     try { return window.localStorage.getItem(API_KEY) || ""; } catch (_) { return ""; }
   }
 
-  // A 401 means the server wants an API key: ask once, remember it, and send the request again.
-  async function requestJSON(url, options = {}, asked = false) {
+  // A 401 means the server wants an API key: ask once, remember it, and make the attempt again
+  // with it (a second 401 is the answer).
+  async function askingForKey(attempt) {
     try {
-      return await requestOnce(url, options);
+      return await attempt({});
     } catch (err) {
-      if (asked || !(err instanceof ApiError) || err.status !== 401) throw err;
+      if (!(err instanceof ApiError) || err.status !== 401) throw err;
       const key = window.prompt(t("askApiKey"), "");
       if (!key) throw err;
       try { window.localStorage.setItem(API_KEY, key.trim()); } catch (_) { /* used for this request only */ }
-      return requestJSON(url, { ...options, apiKey: key.trim() }, true);
+      return attempt({ apiKey: key.trim() });
     }
+  }
+
+  function requestJSON(url, options = {}) {
+    return askingForKey((key) => requestOnce(url, { ...options, ...key }));
   }
 
   async function requestOnce(url, options) {
@@ -425,16 +430,8 @@
     return requestJSON("/api/chat", init);
   }
 
-  async function streamAnswer(init, onDelta, asked = false) {
-    try {
-      return await streamOnce(init, onDelta);
-    } catch (err) {
-      if (asked || !(err instanceof ApiError) || err.status !== 401) throw err;
-      const key = window.prompt(t("askApiKey"), "");
-      if (!key) throw err;
-      try { window.localStorage.setItem(API_KEY, key.trim()); } catch (_) { /* used for this request only */ }
-      return streamAnswer({ ...init, apiKey: key.trim() }, onDelta, true);
-    }
+  function streamAnswer(init, onDelta) {
+    return askingForKey((key) => streamOnce({ ...init, ...key }, onDelta));
   }
 
   async function streamOnce(init, onDelta) {
