@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,15 +29,14 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
-from uvicorn.supervisors import Multiprocess
 
-from assistant.channels.connections import backlog, guard
 from assistant.channels.jobs import JobStore, execute, new_record
 from assistant.channels.library import build_work
 from assistant.search.retrieve import Filters
 from envqa import runtime
 from envqa.core.errors import ConfigurationError, EnvqaError, NotFound
 from envqa.core.settings import Settings
+from envqa.serving import serve_workers, server_config
 from eval.bench import run_bench, server_up, start_server
 from eval.bench import table as bench_table
 from index import BuildReport, Index
@@ -313,31 +314,26 @@ def serve_command(
 ) -> None:
     """Serve the JSON API, the chat page and the chat-app callbacks."""
     settings = settings_with(index_dir)
-    if build and not build_in_background(settings):
-        return
     shared = bool(settings.state.url.get_secret_value().strip())
     count = workers or (os.cpu_count() or 1 if shared else 1)
+    if build and not (build_in_background(settings) if count == 1 else build_in_a_process(settings)):
+        return
     if count > 1 and not shared and wechat_configured(settings):
         fail(ConfigurationError(
             "several workers would each keep their own record of WeChat messages, and answer a retry twice",
             hint="set ENVQA_STATE_URL=redis://… to share it, or serve with --workers 1"))
         return
+    if count > 1 and not shared:
+        console.print(f"[yellow]{count} workers without ENVQA_STATE_URL: each counts rate limits on its own[/yellow]")
     try:
-        assistant = runtime.open_assistant(settings) if count == 1 else None
         if count > 1:
-            read_manifest(settings.index.dir)  # a missing index fails here, once, not in every worker
+            serve_workers(settings, host, port, count)
+            return
+        assistant = runtime.open_assistant(settings)
     except EnvqaError as error:
         fail(error)
         return
-    if assistant is not None:
-        uvicorn.Server(server_config(settings, runtime.serving_app(settings, assistant), host, port)).run()
-        return
-    if not shared:
-        console.print(f"[yellow]{count} workers without ENVQA_STATE_URL: each counts rate limits on its own[/yellow]")
-    # The workers read their settings from the environment, so the command line's choices go there.
-    os.environ["ENVQA_INDEX_DIR"] = str(settings.index.dir)
-    config = server_config(settings, "envqa.runtime:serving_app", host, port, workers=count)
-    Multiprocess(config, sockets=[config.bind_socket()]).run()
+    uvicorn.Server(server_config(settings, runtime.serving_app(settings, assistant), host, port)).run()
 
 
 def build_in_background(settings: Settings) -> bool:
@@ -376,6 +372,29 @@ def build_in_background(settings: Settings) -> bool:
     return True
 
 
+def build_in_a_process(settings: Settings) -> bool:
+    """`envqa ingest` of the corpus folder in a process of its own; return once there is an index to
+    serve, False if it ended without one. Workers are forked from this process: the embedder's
+    OpenMP threads, busy here with the passages, would not survive the fork."""
+    builder = subprocess.Popen([sys.executable, "-m", "envqa.cli", "ingest", "--index-dir", str(settings.index.dir)])
+    if not index_ready(settings):
+        console.print("no index yet: building the searchable part from the corpus first…")
+    while not index_ready(settings):
+        if builder.poll() is not None and not index_ready(settings):
+            fail(EnvqaError("the index could not be built", hint="see the ingest's output above"))
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def index_ready(settings: Settings) -> bool:
+    try:
+        read_manifest(settings.index.dir)
+    except EnvqaError:
+        return False
+    return True
+
+
 class ProgressLog:
     """Embedding progress as log lines (a server's output is a log, not a terminal): count, rate, ETA."""
 
@@ -403,25 +422,6 @@ def wechat_configured(settings: Settings) -> bool:
     return bool(settings.wechat.token.get_secret_value() or settings.wecom.token.get_secret_value())
 
 
-def server_config(settings: Settings, application: Any, host: str | None = None,
-                  port: int | None = None, workers: int | None = None) -> uvicorn.Config:
-    """How `envqa serve` runs uvicorn.
-
-    X-Forwarded-For (and so the rate limiter's idea of the client) is believed only from the
-    configured proxies: uvicorn would otherwise trust it from any local client. Connections are
-    capped and a client must send its headers in time (`assistant.channels.connections`); an idle
-    keep-alive connection closes after `keep_alive_s`. With `workers`, `application` is the import
-    string of an app factory, loaded in each worker process.
-    """
-    api = settings.api
-    proxies = api.trusted_proxies.strip()
-    config = uvicorn.Config(application, host=host or api.host, port=port or api.port,
-                            proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
-                            backlog=backlog(), timeout_keep_alive=api.keep_alive_s,
-                            workers=workers, factory=workers is not None)
-    return guard(config, api.max_connections, api.header_timeout_s)
-
-
 @app.command("bench")
 def bench_command(
     url: Annotated[str, typer.Option("--url", help="Server to drive.")] = "http://127.0.0.1:8000",
@@ -430,6 +430,8 @@ def bench_command(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Clients at once.")] = 32,
     start: Annotated[bool, typer.Option("--start/--no-start",
                                         help="Start a server (rate limit off) if none answers at --url.")] = True,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=1, max=64, help="Workers of the server it starts (default: the number of cores).")] = None,
 ) -> None:
     """Drive a running server with a bounded load; print throughput and latency per endpoint."""
     process = None
@@ -438,8 +440,9 @@ def bench_command(
             console.print(f"[red]error:[/red] no server answers at {url}")
             raise typer.Exit(2)
         port = urlparse(url).port or 8000
-        console.print(f"no server at {url}; starting one (rate limit off)…")
-        process = start_server(port)
+        count = workers or os.cpu_count() or 1
+        console.print(f"no server at {url}; starting one with {count} workers (rate limit off)…")
+        process = start_server(port, workers=count)
     try:
         console.print(f"{requests} requests per endpoint pair, {concurrency} concurrent clients, {url}")
         results = asyncio.run(run_bench(url, requests, concurrency))

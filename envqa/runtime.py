@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -98,9 +99,29 @@ class Following:
             return self.assistant
 
 
+# Questions the master answers before it forks the workers (see `ready_to_fork`): one of each language.
+WARMING_QUESTIONS = ("排污许可证的有效期是多久？", "How long is a pollutant discharge permit valid?")
+
+
+def ready_to_fork(assistant: Assistant) -> None:
+    """Load now what answering loads on first use (jieba's dictionaries and word tags, the place
+    table, the English lexicon) by answering sample questions with lexical search alone, then
+    freeze the objects, so that workers forked from this process share those pages instead of each
+    building its own copy (the collector would otherwise write to every object it scans).
+
+    The embedder and FAISS are left untouched: their OpenMP thread pools do not survive a fork, so
+    each worker starts its own on its first question."""
+    retriever = assistant.retriever
+    lexical = Retriever(retriever.index, retriever.embedder, retriever.fusion, retriever.candidates,
+                        disabled=frozenset({"dense"}))
+    for question in WARMING_QUESTIONS:
+        Assistant(lexical, None).ask(question)
+    gc.freeze()
+
+
 def serving_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    """The served app, following each new index version; with no arguments (one worker of
-    `envqa serve --workers N`) configured from the environment, where the parent put its choices."""
+    """The served app, following each new index version; with no `assistant`, loaded from the
+    settings (the environment's when none are given)."""
     show_product_logs()
     settings = settings or Settings()
     loaded = assistant or open_assistant(settings)

