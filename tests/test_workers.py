@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 
 from envqa.core.settings import Settings
 from eval.scale import private_mb, smaps, workers_of
@@ -73,3 +74,17 @@ def test_serving_with_workers_builds_a_missing_index_in_its_own_process(settings
         # Every worker embeds questions in its own threads: none hangs on pools made before the fork.
         answers = ask_all(served.url)
         assert all(a["status"] == "answered" and a["citations"] for a in answers[:2])
+
+
+def test_use_threads_sets_both_engines_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    import faiss
+
+    from index import use_threads
+
+    before = faiss.omp_get_max_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # restored (or removed) after the test
+    try:
+        use_threads(1)
+        assert faiss.omp_get_max_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        faiss.omp_set_num_threads(before)
