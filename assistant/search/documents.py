@@ -11,7 +11,7 @@ document through their Chinese rewrite: every content word of the title must be 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -98,6 +98,16 @@ def names_a_kind(token: str) -> bool:
         return True
     jieba.dt.check_initialized()
     return token.endswith(MENTION_KINDS) and jieba.dt.FREQ.get(token, 0) < EVERYDAY_FREQUENCY
+
+
+def occurrences(name: str, text: str) -> Iterator[int]:
+    """Where `name` starts in `text`, left to right and not overlapping (as `re.finditer` of the
+    escaped name). Plain search: a pattern per title of a library of thousands would overflow re's
+    cache of compiled patterns and be compiled again for every question."""
+    start = text.find(name)
+    while start >= 0:
+        yield start
+        start = text.find(name, start + len(name))
 
 
 def is_subsequence(short: str, full: str) -> bool:
@@ -187,9 +197,9 @@ class DocumentNames:
         text = question.replace("中华人民共和国", "")
         found = []
         for title in self.titles:
-            for match in re.finditer(re.escape(title), text):
-                before = longer_name(text, match.start())
-                if before and ends_a_word(text, match.end()):
+            for start in occurrences(title, text):
+                before = longer_name(text, start)
+                if before and ends_a_word(text, start + len(title)):
                     found.append(before + title)
         return found
 
@@ -205,7 +215,7 @@ class DocumentNames:
         text = question.replace("中华人民共和国", "")
         quoted = [short_title(t) for t in find_titles(question)]
         hits = [t for t in self.titles if t in quoted or any(
-            self.stands_alone(text, m.start(), m.end()) for m in re.finditer(re.escape(t), text))]
+            self.stands_alone(text, start, start + len(t)) for start in occurrences(t, text))]
         # 「环境保护税法实施条例」 contains 「环境保护税法」: the longer mention is the one meant.
         return [t for t in hits if not any(t != other and t in other for other in hits)]
 
@@ -216,8 +226,8 @@ class DocumentNames:
         """(start, end) of each short name in the question → (share of its title kept, titles)."""
         best: dict[tuple[int, int], tuple[float, list[str]]] = {}
         for word, titles in self.by_kind_word.items():
-            for match in re.finditer(re.escape(word), question):
-                end = match.end()
+            for start in occurrences(word, question):
+                end = start + len(word)
                 for title in titles:
                     span = self.short_name_span(question, end, word, title)
                     if span is None or not self.stands_alone(question, span, end):
