@@ -17,14 +17,18 @@ half-written one, and a crash mid-build leaves the previous index serving.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import shutil
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from envqa.core.errors import IndexMismatch, IndexNotFound
 from index.dense import DenseIndex
@@ -35,13 +39,53 @@ from ingest.types import Chunk, Document
 FORMAT_VERSION = 1
 
 
+class ChunkRecords(Sequence[Chunk]):
+    """The chunks of a loaded index, read from its chunks.jsonl when asked for, not kept as objects.
+
+    A library of 100 times the seed corpus has some 130,000 chunks: as Python objects several
+    hundred MB in every process, and a worker forked from the master that loaded them copies each
+    page it touches (a reference count is a write). Here the file is memory-mapped, so the page
+    cache holds it once per machine, and a chunk is parsed on each access (about 5 µs; a question
+    reads a few hundred)."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            empty = os.fstat(handle.fileno()).st_size == 0
+            self._data = b"" if empty else mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        # One record per line; JSON escapes any newline inside a record.
+        self._ends = np.flatnonzero(np.frombuffer(self._data, dtype=np.uint8) == ord("\n"))
+        self._starts = np.concatenate(([0], self._ends[:-1] + 1)).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, position: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, position: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        if position < 0:
+            position += len(self)
+        if not 0 <= position < len(self):
+            raise IndexError(f"chunk {position} of {len(self)}")
+        return Chunk.model_validate_json(self._data[self._starts[position]:self._ends[position]])
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[position] for position in range(len(self)))
+
+
 @dataclass
 class Index:
-    """Everything search needs, loaded in memory."""
+    """Everything search needs: loaded, or mapped from the index directory (the chunks, FAISS vectors,
+    BM25 matrices)."""
 
     manifest: dict[str, Any]
     documents: dict[str, Document]
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     dense: DenseIndex
     sparse: SparseIndex
     identifiers: dict[str, list[int]] = field(default_factory=dict)
@@ -210,12 +254,10 @@ def load(directory: Path, embedder_id: str | None = None) -> Index:
         for line in lines:
             document = Document.model_validate_json(line)
             documents[document.doc_id] = document
-    with open(directory / "chunks.jsonl", encoding="utf-8") as lines:
-        chunks = [Chunk.model_validate_json(line) for line in lines]
     return Index(
         manifest=manifest,
         documents=documents,
-        chunks=chunks,
+        chunks=ChunkRecords(directory / "chunks.jsonl"),
         dense=DenseIndex.load(directory / "dense.faiss"),
         sparse=SparseIndex.load(directory),
         identifiers=json.loads((directory / "identifiers.json").read_text()),

@@ -56,7 +56,7 @@ def test_save_load_roundtrip_gives_same_results(settings: Settings, built_index:
     reloaded = runtime.open_retriever(settings, embedder)
     for query in ["GB 13456-2012", "排污许可管理条例", "氢冶金", "pollution reduction policies"]:
         assert [h.chunk_id for h in retriever.search(query)] == [h.chunk_id for h in reloaded.search(query)]
-    assert retriever.index.chunks == built_index.chunks
+    assert list(retriever.index.chunks) == list(built_index.chunks)
 
 
 def test_dense_vectors_are_mapped_from_disk_and_keep_their_scores(settings: Settings, built_index: Index,
@@ -165,3 +165,19 @@ def test_a_staged_build_is_searchable_before_it_is_embedded(tmp_path: Path, embe
     assert seen[1].dense_embedded == 8, "the vectors embedded before the crash serve at once"
     assert counting.embedded == report.chunks - 8 and report.searchable_seconds is not None
     assert runtime.run_ingest(settings, embedder=counting).up_to_date
+
+
+def test_chunk_records_read_each_chunk_from_the_mapped_file(built_index: Index, tmp_path: Path) -> None:
+    from index.store import ChunkRecords
+
+    written = list(built_index.chunks)
+    lines = tmp_path / "chunks.jsonl"
+    lines.write_text("".join(chunk.model_dump_json() + "\n" for chunk in written), encoding="utf-8")
+    records = ChunkRecords(lines)
+    assert len(records) == len(written) > 3
+    assert records[0] == written[0] and records[-1] == written[-1] and records[1:3] == written[1:3]
+    assert list(records) == written
+    with pytest.raises(IndexError):
+        records[len(written)]
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    assert len(ChunkRecords(tmp_path / "empty.jsonl")) == 0
