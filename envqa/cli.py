@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -46,6 +48,7 @@ from ingest.library import Library
 app = typer.Typer(help="Answer environmental-compliance questions from policy documents, citing the clause.",
                   no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory (default: ENVQA_INDEX_DIR).")]
 
@@ -375,8 +378,10 @@ def build_in_background(settings: Settings) -> bool:
 def build_in_a_process(settings: Settings) -> bool:
     """`envqa ingest` of the corpus folder in a process of its own; return once there is an index to
     serve, False if it ended without one. Workers are forked from this process: the embedder's
-    OpenMP threads, busy here with the passages, would not survive the fork."""
-    builder = subprocess.Popen([sys.executable, "-m", "envqa.cli", "ingest", "--index-dir", str(settings.index.dir)])
+    OpenMP threads, busy here with the passages, would not survive the fork. The builder stops when
+    this process ends, as a build thread would; the next build resumes from the embedding cache."""
+    builder = subprocess.Popen([sys.executable, "-m", "envqa.cli", "ingest", "--index-dir", str(settings.index.dir)],
+                               preexec_fn=stop_with_parent)
     if not index_ready(settings):
         console.print("no index yet: building the searchable part from the corpus first…")
     while not index_ready(settings):
@@ -385,6 +390,13 @@ def build_in_a_process(settings: Settings) -> bool:
             return False
         time.sleep(0.5)
     return True
+
+
+def stop_with_parent() -> None:
+    """In a child about to run: have Linux send it SIGTERM when its parent ends (prctl
+    PR_SET_PDEATHSIG; nothing elsewhere)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def index_ready(settings: Settings) -> bool:

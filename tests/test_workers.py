@@ -4,6 +4,7 @@ memory, and a corpus built in a process of its own while they serve."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +18,8 @@ from eval.scale import private_mb, smaps, workers_of
 from index import Index
 from tests.conftest import CORPUS
 from tests.serving import envqa_serve
+
+LAWS = Path(__file__).resolve().parent.parent / "corpus" / "laws"
 
 QUESTIONS = ["排污许可证的有效期是多久？", "钢铁企业执行什么水污染物排放标准？", "How long is a discharge permit valid?",
              "焦化企业执行什么大气污染物排放标准？"]
@@ -88,3 +91,23 @@ def test_use_threads_sets_both_engines_thread_count(monkeypatch: pytest.MonkeyPa
         assert faiss.omp_get_max_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
     finally:
         faiss.omp_set_num_threads(before)
+
+
+def test_a_build_in_its_own_process_stops_with_the_server(settings: Settings, tmp_path: Path) -> None:
+    """Stopped while the builder embeds (three laws, hundreds of passages: a minute of work), the
+    server takes the builder with it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for law in ("危险化学品安全管理条例(2013-12-07).md", "噪声污染防治法(2021-12-24).md", "全国污染源普查条例(2019-03-02).md"):
+        shutil.copy(LAWS / law, corpus / law)
+    fresh = settings.model_copy(deep=True)
+    fresh.index.dir, fresh.index.cache_dir = tmp_path / "index", tmp_path / "cache"
+    environment = {"ENVQA_API_RATE_LIMIT": "", "ENVQA_INGEST_CORPUS_DIR": str(corpus)}
+    with envqa_serve(fresh, tmp_path / "serve.log", environment, ["--workers", "2", "--ingest"]) as served:
+        builders = [pid for pid in workers_of(served.pid) if b"\0ingest\0" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        health = httpx.get(f"{served.url}/healthz").json()
+        assert health["dense_embedded"] < health["chunk_count"] and len(builders) == 1, served.log.read_text()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{builders[0]}").exists() and b"\0ingest\0" in Path(f"/proc/{builders[0]}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the build outlived the server"
+        time.sleep(0.2)
