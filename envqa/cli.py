@@ -363,11 +363,9 @@ def build_in_background(settings: Settings) -> bool:
             searchable.set()
 
     threading.Thread(target=run, name="ingest", daemon=True).start()
-    try:
-        read_manifest(settings.index.dir)
+    if index_ready(settings):
         return True
-    except EnvqaError:
-        console.print("no index yet: building the searchable part from the corpus first…")
+    console.print("no index yet: building the searchable part from the corpus first…")
     searchable.wait()
     if failed:
         fail(failed[0])

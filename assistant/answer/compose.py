@@ -100,16 +100,11 @@ def of_the_industry_asked(units: Sequence[Unit], analysis: QueryAnalysis) -> lis
     if not analysis.industries or not {"standard", "which_document"} & set(analysis.kinds):
         return list(units)
     words = [w for industry in analysis.industries for w in INDUSTRY_KEYWORDS.get(industry, ())]
-
-    def titles(unit: Unit) -> list[str]:
-        return find_titles(unit.statement)
-
-    def of_industry(unit: Unit) -> bool:
-        return any(w in title for title in titles(unit) for w in words)
-
-    if not any(of_industry(u) for u in units):
+    titles = [find_titles(u.statement) for u in units]
+    of_industry = [any(w in title for title in named for w in words) for named in titles]
+    if not any(of_industry):
         return list(units)
-    return [u for u in units if of_industry(u) or not titles(u)]
+    return [u for u, named, ours in zip(units, titles, of_industry) if ours or not named]
 
 
 def dedupe(units: Sequence[Unit]) -> list[Unit]:

@@ -138,11 +138,13 @@ class Retriever:
         # vectors, two-thirds of an answer's time, are kept. Bounded; shared by the server's threads.
         self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
         self.query_vectors_lock = threading.Lock()
-        # Every term a chunk defines: a law's 「本法下列用语的含义」 article defines a dozen.
-        self.glossary = [(position, term) for position, chunk in enumerate(index.chunks) for term in chunk.defines]
         self.names = DocumentNames(index.documents.values())
+        # Every term a chunk defines (a law's 「本法下列用语的含义」 article defines a dozen), and the
+        # chunks of each article: one pass, as each chunk read is parsed from the index file.
+        self.glossary: list[tuple[int, str]] = []
         self.articles: dict[tuple[str, str], list[int]] = {}
         for position, chunk in enumerate(index.chunks):
+            self.glossary += [(position, term) for term in chunk.defines]
             if chunk.article:
                 self.articles.setdefault((chunk.doc_id, article_of(chunk.article)), []).append(position)
 
