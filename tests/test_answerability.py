@@ -9,7 +9,15 @@ from importlib.metadata import distribution
 import jieba
 import pytest
 
-from assistant.answer.answerability import RATE, asked_units, gives_unit, requirements, stands_in
+from assistant.answer.answerability import (
+    RATE,
+    about_paper,
+    asked_units,
+    gives_unit,
+    papers_named,
+    requirements,
+    stands_in,
+)
 from assistant.answer.compose import of_the_industry_asked
 from assistant.answer.places import PLACEHOLDER, places_in, strip_suffix
 from assistant.answer.statements import Unit
@@ -122,9 +130,11 @@ def test_counterfactual_negatives_swap_one_constraint() -> None:
         Question(id="b", question="排污许可管理条例规定许可证有效期多久？", lang="zh", type="lookup",
                  evidence=["y"], split="test"),
         Question(id="c", question="What is the permit term?", lang="en", type="english", evidence=["z"]),
+        Question(id="d", question="排污许可证到期前多久要申请延续？", lang="zh", type="lookup", evidence=["w"]),
     ]
     negatives = {q.id: q for q in counterfactuals(answerable, names)}
-    assert set(negatives) == {"a-cf-year", "a-cf-place", "a-cf-industry", "b-cf-law"}
+    assert set(negatives) == {"a-cf-year", "a-cf-place", "a-cf-industry", "b-cf-law", "d-cf-paper"}
+    assert negatives["d-cf-paper"].question == "食品经营许可证到期前多久要申请延续？"
     assert "2032年" in negatives["a-cf-year"].question
     assert "山西" not in negatives["a-cf-place"].question
     assert "钢铁" not in negatives["a-cf-industry"].question
@@ -195,3 +205,41 @@ def test_a_number_asked_in_one_part_need_not_be_in_every_statement() -> None:
     assert answers_fully(select(found, asked, jieba.lcut), asked)
     # The number must still be given by some statement.
     assert not answers_fully([repeal], asked)
+
+
+@pytest.mark.parametrize(("question", "papers"), [
+    ("辐射安全许可证的有效期是几年？", [("辐射安全", "许可证")]),
+    ("危险废物转移联单要保存几年？", [("危险废物转移", "联单")]),
+    ("没有经营许可证的公司能收危废吗？", [("经营", "许可证")]),
+    ("环评报告书和报告表交上去以后多久出结果？", [("环评", "报告书")]),
+    # A kind with no paper of its own named: an action on it, a law that speaks of it, a bare kind.
+    ("危废经营量超过批准规模多少就得重新办证？", []),
+    ("修复完怎么移出名录？", []),
+    ("排污许可管理条例规定许可证有效期多久？", []),
+    ("台账要保存几年？", []),
+])
+def test_the_papers_a_question_names(question: str, papers: list[tuple[str, str]]) -> None:
+    assert papers_named(question) == papers
+
+
+def test_a_clause_about_another_paper_of_the_kind_does_not_answer() -> None:
+    sewage = "第十四条 排污许可证有效期为5年。排污许可证有效期届满，应当于届满60日前向审批部门提出申请。"
+    chemicals = "依照本条例规定需要取得危险化学品安全使用许可证的，应当在规定期限内申请。"
+    assert about_paper("排污", "许可证", sewage)
+    assert not about_paper("辐射安全", "许可证", sewage)
+    # Every word of the modifier must be there, not one shared word (安全).
+    assert not about_paper("辐射安全", "许可证", chemicals)
+    # Shortened names and papers joined by a conjunction are the paper asked about.
+    assert about_paper("环评", "报告表", "应当编制环境影响报告书或者报告表的建设项目")
+    assert about_paper("危废综合经营", "许可证", "危险废物综合经营许可证有效期为5年")
+    assert about_paper("工业固体废物管理", "台账", "（八）产生工业固体废物的单位未建立固体废物管理台账并如实记录的")
+    # A clause without the paper's kind is about something else (a 记录簿, not a 联单).
+    assert not about_paper("危险废物转移", "联单", "危险废物经营单位应当将经营情况记录簿保存10年以上。")
+
+
+def test_a_part_of_the_question_is_answered_only_by_a_clause_about_its_paper() -> None:
+    from assistant.answer.answerability import supporting
+
+    sewage = row(0, "第十四条 排污许可证有效期为5年。届满需要继续排放污染物的，应当于届满60日前向审批部门提出申请。")
+    assert supporting([sewage], analyse("排污许可证的有效期是几年？"), jieba.lcut) == [sewage]
+    assert supporting([sewage], analyse("辐射安全许可证的有效期是几年？"), jieba.lcut) == []

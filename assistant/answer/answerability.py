@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import jieba
+import jieba.posseg
 
 from assistant.answer.places import places_in
 from assistant.answer.statements import (
     NUMBER,
+    QUESTION_WORDS,
     Unit,
     content_terms,
     defines_asked,
@@ -28,9 +30,11 @@ from assistant.answer.statements import (
 )
 from assistant.search.documents import is_subsequence
 from assistant.search.query import QueryAnalysis, question_parts
+from envqa.core.wordlists import word_list
 from ingest.identifiers import find_identifiers, find_industries, find_titles, same_identifier
 from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?=\s*(?:%|％|万|亿|千|吨|元|个|项|条|家|台|座|兆|吉|千瓦|小时))")
 
@@ -127,6 +131,63 @@ def requirements(analysis: QueryAnalysis) -> Requirements:
         industries=analysis.industries,
         units=asked_units(analysis.text),
     )
+
+
+PAPER_KINDS = word_list("assistant.answer", "paper_kinds.txt")
+PAPER_ACTIONS = frozenset(word_list("assistant.answer", "paper_actions.txt"))
+NAME_BREAK = re.compile(r"[，,？?。；;：:！!、\s（）()“”‘’《》「」\"']")
+# Parts of speech that end a paper's name going back from its kind: particles, prepositions,
+# conjunctions, pronouns, adverbs, numerals and measure words (的, 对, 和, 我们, 还, 几, 个 …).
+NAME_ENDS = ("u", "p", "c", "r", "d", "y", "m", "q", "f", "x", "e", "o", "z")
+MAX_PAPER_MODIFIER = 8
+
+
+def papers_named(text: str) -> list[tuple[str, str]]:
+    """The papers a question names, as (modifier, kind): 「辐射安全许可证的有效期」 names
+    (辐射安全, 许可证), 「危险废物转移联单要保存几年」 (危险废物转移, 联单). A bare kind (「办证」,
+    「移出名录」) names no particular paper."""
+    found: list[tuple[str, str]] = []
+    taken: list[tuple[int, int]] = []
+    for kind in PAPER_KINDS:
+        for match in re.finditer(re.escape(kind), text):
+            if any(a <= match.start() and match.end() <= b for a, b in taken):
+                continue
+            taken.append(match.span())
+            before = NAME_BREAK.split(text[:match.start()])[-1]
+            words: list[str] = []
+            for pair in reversed(list(jieba.posseg.cut(before))):
+                word, flag = pair.word, pair.flag
+                if flag.startswith(NAME_ENDS) or word in PAPER_ACTIONS or word in QUESTION_WORDS \
+                        or len("".join(words)) >= MAX_PAPER_MODIFIER:
+                    break
+                words.insert(0, word)
+            modifier = "".join(words)
+            if len(modifier) >= 2 and CJK.search(modifier):
+                found.append((modifier, kind))
+    return found
+
+
+# 「环境影响报告书或者报告表」: papers joined by a conjunction share the modifier before the first.
+JOINED_PAPERS = re.compile("(?:" + "|".join(map(re.escape, PAPER_KINDS)) + ")(?:或者|或|和|及|以及|、|与)$")
+
+
+def about_paper(modifier: str, kind: str, context: str) -> bool:
+    """The clause is about the paper asked of: it names it, or a paper of its kind with every word of
+    the question's modifier just before it, whole or by its first character as Chinese shortens
+    (环境影响报告书 for 「环评报告书」, 危险废物综合经营许可证 for 「危废综合经营许可证」) — not a
+    paper of the same kind for something else (排污许可证 for 「辐射安全许可证」), nor none."""
+    if modifier + kind in context:
+        return True
+    words = [w for w in jieba.lcut(modifier) if w.strip()]
+    reach = 2 * len(modifier) + 4
+    for match in re.finditer(re.escape(kind), context):
+        before = context[:match.start()]
+        while joined := JOINED_PAPERS.search(before):
+            before = before[:joined.start()]
+        window = before[-reach:]
+        if all(word in window or word[0] in window for word in words):
+            return True
+    return False
 
 
 def without_articles(text: str) -> str:
@@ -284,17 +345,22 @@ def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callabl
     """
     needs = needs or requirements(analysis)
     parts = question_parts(analysis.text) if analysis.language == "zh" else [analysis.search_text]
-    part_terms = [terms for terms in (matched_terms(part, tokenize) for part in parts) if terms] \
-        or [content_terms(tokenize(analysis.search_text))]
+    asked = [(terms, papers_named(part) if analysis.language == "zh" else [])
+             for part in parts if (terms := matched_terms(part, tokenize))] \
+        or [(content_terms(tokenize(analysis.search_text)), [])]
     threshold = MIN_COVERAGE[analysis.language] if min_coverage is None else min_coverage
 
-    def answers(unit: Unit, terms: Sequence[str]) -> bool:
+    def answers(unit: Unit, terms: Sequence[str], papers: Sequence[tuple[str, str]]) -> bool:
+        """The unit answers a part: it is about the papers the part names, and defines the term
+        asked, holds the identifier asked, or enough of the part's terms."""
+        if papers and not all(about_paper(modifier, kind, context_of(unit)) for modifier, kind in papers):
+            return False
         return defines_asked(unit, analysis) or "identifier" in unit.hit.matched or coverage(unit, terms) >= threshold
 
     held = [u for u in units if holds(u, needs)]
-    if not all(any(answers(u, terms) for u in held) for terms in part_terms):
+    if not all(any(answers(u, *part) for u in held) for part in asked):
         return []
-    return [u for u in held if any(answers(u, terms) for terms in part_terms)]
+    return [u for u in held if any(answers(u, *part) for part in asked)]
 
 
 def answers_fully(chosen: Sequence[Unit], analysis: QueryAnalysis, needs: Requirements | None = None) -> bool:
