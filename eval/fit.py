@@ -55,6 +55,7 @@ def prepare(assistant: Assistant, questions: Sequence[Question], generated: bool
     prepared = []
     for question in questions:
         analysis, hits = assistant.retriever.search_analysed(question.question, k=RETRIEVE_K)
+        hits += assistant.retriever.rest_of_articles(hits)
         prepared.append(Prepared(question, analysis, units_for(hits, documents), generated, requirements(analysis)))
         step()
     return prepared

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given
@@ -18,6 +19,7 @@ from envqa import runtime
 from envqa.core.settings import Settings
 from index import Embedder, Index
 from index.lexicon import build_lexicon
+from tests.conftest import make_settings
 from ingest.types import Document
 
 
@@ -162,3 +164,53 @@ def test_a_repeated_question_reuses_its_query_vector(built_index: Index, embedde
 def test_top_is_a_stable_sort_cut_short(values: list[int], k: int) -> None:
     scores = np.asarray(values, dtype=np.float32)
     assert list(top(scores, k)) == list(np.argsort(-scores, kind="stable")[:k])
+
+
+SPLIT_ARTICLE_LAW = """# 示例固体废物条例
+
+2020年4月29日 中华人民共和国国务院令第998号公布
+自2020年9月1日起施行
+
+## 第一章 总则
+
+第一条 为了防治固体废物污染环境，制定本条例。
+
+第二条 本条例适用于产生、收集、贮存、运输、利用、处置固体废物的单位。
+
+## 第八章 法律责任
+
+第五十条 违反本条例规定，有下列行为之一，由生态环境主管部门责令改正，处以罚款，没收违法所得：
+{items}
+有前款第一项、第八项行为之一，处五万元以上二十万元以下的罚款；有前款第二项、第三项、第四项、第五项、第六项行为之一，处十万元以上一百万元以下的罚款；有前款第七项行为，处所需处置费用一倍以上三倍以下的罚款。
+
+第五十一条 排污单位未依法取得排污许可证产生工业固体废物的，处十万元以上一百万元以下的罚款。
+"""
+DUTIES = ("未依法及时公开固体废物污染环境防治信息", "未按照规定安装使用监测设备", "将列入淘汰名录的设备转让给他人使用",
+          "在生态保护红线区域内建设贮存设施", "转移固体废物出省未经批准", "转移固体废物出省未报备案",
+          "未采取防扬散、防流失、防渗漏措施", "产生工业固体废物的单位未建立固体废物管理台账并如实记录")
+
+
+def test_the_rest_of_an_article_split_at_its_paragraphs_answers_with_it(tmp_path: Path, embedder: Embedder) -> None:
+    """The fine for item (八) is in the article's second paragraph, which names none of its words."""
+    numerals = "一二三四五六七八九十"
+    items = "\n".join(f"（{numerals[i]}）{duty}，情节较重、影响较大、经生态环境主管部门责令限期改正而逾期仍未改正，或者拒绝、阻挠监督检查且造成后果的；"
+                      for i, duty in enumerate(DUTIES))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "示例固体废物条例(2020-04-29).md").write_text(SPLIT_ARTICLE_LAW.format(items=items), encoding="utf-8")
+    settings = make_settings(tmp_path)
+    settings.ingest.corpus_dir = corpus
+    runtime.run_ingest(settings, embedder=embedder)
+    assistant = runtime.open_assistant(settings, embedder)
+    parts = [c.article for c in assistant.retriever.index.chunks]
+    assert {"第五十条第一款", "第五十条第二款"} <= set(parts), parts
+
+    question = "没有建立工业固体废物管理台账，罚多少？"
+    hits = assistant.retriever.search(question, k=1)
+    rest = assistant.retriever.rest_of_articles(hits)
+    assert [hit.article for hit in hits + rest] == ["第五十条第一款", "第五十条第二款"]
+    answer = assistant.ask(question)
+    assert answer.status == "answered"
+    assert "五万元以上二十万元以下" in answer.answer
+    # The other article's fine is for a permit, not the ledger asked about.
+    assert "未依法取得排污许可证" not in answer.answer

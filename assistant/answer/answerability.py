@@ -32,7 +32,7 @@ from assistant.search.documents import is_subsequence
 from assistant.search.query import QueryAnalysis, question_parts
 from envqa.core.wordlists import word_list
 from ingest.identifiers import find_identifiers, find_industries, find_titles, same_identifier
-from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN
+from ingest.structure import ARTICLE_REF, ARTICLE_REF_EN, article_of
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
@@ -336,6 +336,10 @@ def matched_terms(part: str, tokenize: Callable[[str], list[str]]) -> list[str]:
     return terms if named else []
 
 
+def article_key(unit: Unit) -> tuple[str, str]:
+    return unit.hit.doc_id, article_of(unit.hit.article or "")
+
+
 def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callable[[str], list[str]],
                min_coverage: float | None = None, needs: Requirements | None = None) -> list[Unit]:
     """The statements that may answer the question, when every part of it has one.
@@ -350,10 +354,20 @@ def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callabl
         or [(content_terms(tokenize(analysis.search_text)), [])]
     threshold = MIN_COVERAGE[analysis.language] if min_coverage is None else min_coverage
 
+    # An article split at its 款 is about what any of its chunks names (the fine in 第二款 for the
+    # 台账 of item 八 in 第一款).
+    articles: dict[tuple[str, str], dict[str, str]] = {}
+    for unit in units:
+        if unit.hit.article:
+            articles.setdefault(article_key(unit), {})[unit.hit.chunk_id] = context_of(unit)
+
+    def where(unit: Unit) -> str:
+        return "".join(articles[article_key(unit)].values()) if unit.hit.article else context_of(unit)
+
     def answers(unit: Unit, terms: Sequence[str], papers: Sequence[tuple[str, str]]) -> bool:
         """The unit answers a part: it is about the papers the part names, and defines the term
         asked, holds the identifier asked, or enough of the part's terms."""
-        if papers and not all(about_paper(modifier, kind, context_of(unit)) for modifier, kind in papers):
+        if papers and not all(about_paper(modifier, kind, where(unit)) for modifier, kind in papers):
             return False
         return defines_asked(unit, analysis) or "identifier" in unit.hit.matched or coverage(unit, terms) >= threshold
 

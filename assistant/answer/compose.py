@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from assistant.answer.answerability import (
     Requirements,
+    article_key,
     gives_what_is_asked,
     with_unit,
     requirements,
@@ -90,7 +91,24 @@ def select(units: Sequence[Unit], analysis: QueryAnalysis, terms_of: Callable[[s
         if unit not in chosen and unit_score(unit, all_terms, analysis, needs) >= SELECT_RATIO[analysis.language] * best_score:
             chosen.append(unit)
     chosen.sort(key=lambda u: -unit_score(u, all_terms, analysis, needs))
-    return dedupe(of_the_industry_asked(chosen, analysis))[:limit]
+    return dedupe(of_the_industry_asked(with_rest_of_article(chosen, units, needs), analysis))[:limit]
+
+
+def with_rest_of_article(chosen: Sequence[Unit], units: Sequence[Unit], needs: Requirements) -> list[Unit]:
+    """An article split at its 款 answers together: when no chosen statement gives the quantity
+    asked (the fine for item 八 of 第一款), the chunk of a chosen article that does (第二款:
+    「有前款第一项、第八项行为之一，处五万元以上…」) follows its article."""
+    if not (needs.wants_money or needs.wants_rate or needs.units) \
+            or any(gives_what_is_asked(with_unit(u), needs) for u in chosen):
+        return list(chosen)
+    out = list(chosen)
+    for position, unit in enumerate(chosen):
+        rest = [u for u in units if u not in out and u.hit.article and unit.hit.article
+                and article_key(u) == article_key(unit) and gives_what_is_asked(with_unit(u), needs)]
+        if rest:
+            out.insert(position + 1, rest[0])
+            break
+    return out
 
 
 def of_the_industry_asked(units: Sequence[Unit], analysis: QueryAnalysis) -> list[Unit]:
