@@ -211,6 +211,7 @@ def test_a_number_asked_in_one_part_need_not_be_in_every_statement() -> None:
     ("辐射安全许可证的有效期是几年？", [("辐射安全", "许可证")]),
     ("危险废物转移联单要保存几年？", [("危险废物转移", "联单")]),
     ("没有经营许可证的公司能收危废吗？", [("经营", "许可证")]),
+    ("没拿到排污许可证就排污，罚多少钱？", [("排污", "许可证")]),
     ("环评报告书和报告表交上去以后多久出结果？", [("环评", "报告书")]),
     # A kind with no paper of its own named: an action on it, a law that speaks of it, a bare kind.
     ("危废经营量超过批准规模多少就得重新办证？", []),

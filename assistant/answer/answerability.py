@@ -142,6 +142,11 @@ NAME_ENDS = ("u", "p", "c", "r", "d", "y", "m", "q", "f", "x", "e", "o", "z")
 MAX_PAPER_MODIFIER = 8
 
 
+def acts_on_paper(word: str) -> bool:
+    """办, 移出 — or a negated one jieba keeps as one word (没拿到)."""
+    return word in PAPER_ACTIONS or (word[:1] in PAPER_ACTIONS and word[1:] in PAPER_ACTIONS)
+
+
 def papers_named(text: str) -> list[tuple[str, str]]:
     """The papers a question names, as (modifier, kind): 「辐射安全许可证的有效期」 names
     (辐射安全, 许可证), 「危险废物转移联单要保存几年」 (危险废物转移, 联单). A bare kind (「办证」,
@@ -157,7 +162,7 @@ def papers_named(text: str) -> list[tuple[str, str]]:
             words: list[str] = []
             for pair in reversed(list(jieba.posseg.cut(before))):
                 word, flag = pair.word, pair.flag
-                if flag.startswith(NAME_ENDS) or word in PAPER_ACTIONS or word in QUESTION_WORDS \
+                if flag.startswith(NAME_ENDS) or acts_on_paper(word) or word in QUESTION_WORDS \
                         or len("".join(words)) >= MAX_PAPER_MODIFIER:
                     break
                 words.insert(0, word)
