@@ -26,6 +26,7 @@ from assistant.search.query import analyse
 from assistant.search.retrieve import SearchHit
 from assistant.search.translate import translate
 from eval.counterfactual import counterfactuals
+from index import Index
 from eval.run import Question
 from ingest.types import Document
 
@@ -244,3 +245,17 @@ def test_a_part_of_the_question_is_answered_only_by_a_clause_about_its_paper() -
     sewage = row(0, "第十四条 排污许可证有效期为5年。届满需要继续排放污染物的，应当于届满60日前向审批部门提出申请。")
     assert supporting([sewage], analyse("排污许可证的有效期是几年？"), jieba.lcut) == [sewage]
     assert supporting([sewage], analyse("辐射安全许可证的有效期是几年？"), jieba.lcut) == []
+
+
+def test_a_year_asked_about_is_given_by_a_statement_about_the_question(built_index: Index) -> None:
+    from assistant.answer.answerability import answers_fully
+
+    report = row(0, "根据生态环境部2023年10月27日发布的《中国应对气候变化的政策与行动2023年度报告》显示，"
+                    "截至今年9月，我国已有29个省出台减污降碳协同增效实施方案。")
+    surrender = row(1, "重点排放单位应当按照规定的时限，足额清缴其碳排放配额。")
+    deadline = row(2, "2023年度配额清缴工作应于2024年12月31日前完成，重点排放单位应当足额清缴碳排放配额。")
+    asked = analyse("全国碳市场2023年度配额清缴截止日期是哪天？")
+    tokenize = built_index.sparse.tokenizer
+    # The report's year and date are not the deadline asked for.
+    assert not answers_fully([report, surrender], asked, tokenize=tokenize)
+    assert answers_fully([deadline], asked, tokenize=tokenize)

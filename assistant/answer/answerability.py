@@ -276,13 +276,17 @@ def holds(unit: Unit, needs: Requirements) -> bool:
     return all(squash(title) in context for title in needs.titles)
 
 
-def complete(units: Sequence[Unit], needs: Requirements) -> bool:
+def complete(units: Sequence[Unit], needs: Requirements, dating: Sequence[Unit] | None = None) -> bool:
     """Together the statements give every year and quantity asked about, the kind of quantity wanted,
-    and the order number asked for."""
+    and the order number asked for. A year is given only by the `dating` statements (all, unless said)."""
     context = "".join(squash(u.hit.section + u.statement) for u in units)
+    dated = context if dating is None else "".join(squash(u.hit.doc_title + u.hit.section + u.statement)
+                                                   for u in dating)
     # A year can name the version of a text (「按2017年修正的…法」) rather than a fact in it.
     versions = {u.hit.doc_date[:4] for u in units if u.hit.doc_date and u.hit.doc_id in needs.documents}
-    if any(item not in context and item not in versions for item in needs.years + needs.quantities):
+    if any(year not in dated and year not in versions for year in needs.years):
+        return False
+    if any(item not in context for item in needs.quantities):
         return False
     if "article" in needs.units and not any(u.hit.article or ARTICLE_IN_TEXT.search(u.statement) for u in units):
         return False
@@ -382,7 +386,25 @@ def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callabl
     return [u for u in held if any(answers(u, *part) for part in asked)]
 
 
-def answers_fully(chosen: Sequence[Unit], analysis: QueryAnalysis, needs: Requirements | None = None) -> bool:
+def statement_coverage(unit: Unit, terms: Sequence[str]) -> float:
+    """Weighted share of the terms held by the statement itself, with its document title and section."""
+    if not terms:
+        return 1.0
+    text = f"{unit.hit.doc_title} {unit.hit.section} {unit.statement}".lower()
+    return sum(term_weight(t) for t in terms if t in text) / sum(term_weight(t) for t in terms)
+
+
+def answers_fully(chosen: Sequence[Unit], analysis: QueryAnalysis, needs: Requirements | None = None,
+                  tokenize: Callable[[str], list[str]] | None = None) -> bool:
     """The statements an answer would cite give every year and quantity asked about, and the kind
-    of quantity wanted (an amount of money, days, a date …)."""
-    return bool(chosen) and complete(chosen, needs or requirements(analysis))
+    of quantity wanted (an amount of money, days, a date …).
+
+    With `tokenize`, a year asked about counts only in a statement about the question — one holding
+    as large a share of its terms as a clause must (`MIN_COVERAGE`): 「据《…2023年度报告》显示，
+    29个省出台了方案」 dates a report, it does not give the 2023 quota deadline asked for."""
+    needs = needs or requirements(analysis)
+    dating = None
+    if tokenize is not None and needs.years:
+        terms = [t for t in matched_terms(analysis.search_text, tokenize) if not YEAR.fullmatch(t)]
+        dating = [u for u in chosen if statement_coverage(u, terms) >= MIN_COVERAGE[analysis.language]]
+    return bool(chosen) and complete(chosen, needs, dating)

@@ -59,7 +59,7 @@ class Assistant:
             needs = requirements(analysis)
             found = supporting(units_for(hits, documents), analysis, self.tokenize, needs=needs)
             chosen = select(found, analysis, self.tokenize, needs=needs)
-        if not answers_fully(chosen, analysis, needs):
+        if not answers_fully(chosen, analysis, needs, self.tokenize):
             yield done(self.refusal(resolved, analysis.language, [h.doc_title for h in hits], timings))
             return
         writer = getattr(self.generator, "stream", None) if stream_text else None
