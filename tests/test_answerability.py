@@ -213,6 +213,9 @@ def test_a_number_asked_in_one_part_need_not_be_in_every_statement() -> None:
     ("危险废物转移联单要保存几年？", [("危险废物转移", "联单")]),
     ("没有经营许可证的公司能收危废吗？", [("经营", "许可证")]),
     ("没拿到排污许可证就排污，罚多少钱？", [("排污", "许可证")]),
+    # Whose paper it is — an industry, a place — is a constraint of its own.
+    ("钢铁排污许可证有效期是多久？", [("排污", "许可证")]),
+    ("江苏省排污许可证有效期是多久？", [("排污", "许可证")]),
     ("环评报告书和报告表交上去以后多久出结果？", [("环评", "报告书")]),
     # A kind with no paper of its own named: an action on it, a law that speaks of it, a bare kind.
     ("危废经营量超过批准规模多少就得重新办证？", []),
@@ -259,3 +262,25 @@ def test_a_year_asked_about_is_given_by_a_statement_about_the_question(built_ind
     # The report's year and date are not the deadline asked for.
     assert not answers_fully([report, surrender], asked, tokenize=tokenize)
     assert answers_fully([deadline], asked, tokenize=tokenize)
+
+
+def test_a_period_asked_of_something_is_given_by_a_statement_about_it() -> None:
+    from assistant.answer.answerability import answers_fully
+
+    penalty = row(0, "被吊销倾倒许可证的，三年内不得从事废弃物海洋倾倒活动。")
+    validity = row(1, "倾倒许可证有效期最长不超过五年。")
+    asked = analyse("海洋倾倒许可证的有效期最长是多久？")
+    assert requirements(asked).measured == ["有效期"]
+    assert not answers_fully([penalty], asked)
+    assert answers_fully([validity], asked)
+    # A part of the noun is enough: 「提起诉讼的时效期间为三年」 gives the 诉讼时效.
+    assert answers_fully([row(2, "提起环境损害赔偿诉讼的时效期间为三年。")], analyse("环境损害赔偿的诉讼时效是多久？"))
+
+
+def test_a_zone_the_question_puts_its_act_in_is_a_place_a_clause_must_name() -> None:
+    asked = analyse("自然保护区的核心区里能不能开展旅游或者建设生产设施？")
+    assert "核心区" in requirements(asked).places
+    reserve = row(0, "在自然保护区内禁止开展旅游和生产经营活动，但是法律另有规定的除外。")
+    core = row(1, "禁止在自然保护区的核心区和缓冲区内开展旅游和生产经营活动。")
+    from assistant.answer.answerability import supporting
+    assert supporting([reserve, core], asked, jieba.lcut) == [core]

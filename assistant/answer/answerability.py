@@ -105,11 +105,23 @@ class Requirements:
     instruments: list[str] = field(default_factory=list)
     industries: list[str] = field(default_factory=list)
     units: list[str] = field(default_factory=list)
+    measured: list[str] = field(default_factory=list)
+
+
+LOCATIVES = frozenset({"里", "内", "中", "以内", "之内"})
+
+
+def zones_in(text: str) -> list[str]:
+    """The zones a question puts its act in — a noun ending in 区 before 里/内/中 (「核心区里」,
+    「一级保护区内」): like a place, a clause answers only if it names the zone."""
+    words = [(pair.word, pair.flag) for pair in jieba.posseg.cut(text)]
+    return [word for (word, flag), (after, _) in zip(words, words[1:])
+            if after in LOCATIVES and flag.startswith("n") and len(word) >= 3 and word.endswith("区")]
 
 
 def requirements(analysis: QueryAnalysis) -> Requirements:
     text = analysis.text if analysis.language == "zh" else analysis.search_text
-    places = places_in(text)
+    places = places_in(text) + (zones_in(text) if analysis.language == "zh" else [])
     places = [p for p in places if not any(p != q and p in q for q in places)]
     return Requirements(
         places=places,
@@ -130,6 +142,7 @@ def requirements(analysis: QueryAnalysis) -> Requirements:
         instruments=analysis.unknown_documents,
         industries=analysis.industries,
         units=asked_units(analysis.text),
+        measured=measured(analysis.text) if analysis.language == "zh" else [],
     )
 
 
@@ -162,8 +175,10 @@ def papers_named(text: str) -> list[tuple[str, str]]:
             words: list[str] = []
             for pair in reversed(list(jieba.posseg.cut(before))):
                 word, flag = pair.word, pair.flag
+                # An industry or place before the name says whose paper it is (「钢铁排污许可证」), a
+                # constraint checked as such, not which paper.
                 if flag.startswith(NAME_ENDS) or acts_on_paper(word) or word in QUESTION_WORDS \
-                        or len("".join(words)) >= MAX_PAPER_MODIFIER:
+                        or len("".join(words)) >= MAX_PAPER_MODIFIER or find_industries(word) or places_in(word):
                     break
                 words.insert(0, word)
             modifier = "".join(words)
@@ -198,6 +213,28 @@ def about_paper(modifier: str, kind: str, context: str) -> bool:
 def without_articles(text: str) -> str:
     """「第59条」 names an article, not a quantity the answer must repeat."""
     return ARTICLE_REF_EN.sub(" ", ARTICLE_REF.sub(" ", text))
+
+
+HOW_MUCH = re.compile(r"(?:最长|最短|最多|最少|最高|最低|一般|分别|各|大概|大约)?(?:是|为|有)?(?:多少|几|多久|多长)")
+CLAUSE_BREAK = re.compile(r"[，,？?。；;、：:]")
+
+
+def measured(text: str) -> list[str]:
+    """What a quantity asked for is of, when the question names it by a noun of three or more
+    characters just before asking (「有效期最长是多久」 → 有效期, 「诉讼时效是多久」 → 诉讼时效)."""
+    found = []
+    for match in HOW_MUCH.finditer(text):
+        before = CLAUSE_BREAK.split(text[:match.start()])[-1]
+        words = list(jieba.posseg.cut(before))
+        if words and words[-1].flag in ("n", "vn", "nz") and len(words[-1].word) >= 3:
+            found.append(words[-1].word)
+    return list(dict.fromkeys(found))
+
+
+def speaks_of(noun: str, statement: str) -> bool:
+    """The statement names the noun or a two-character part of it (时效 of 诉讼时效: 「诉讼时效期间」,
+    「提起诉讼的时效期间」)."""
+    return any(noun[i:i + 2] in statement for i in range(len(noun) - 1))
 
 
 def asked_units(text: str) -> list[str]:
@@ -300,7 +337,12 @@ def complete(units: Sequence[Unit], needs: Requirements, dating: Sequence[Unit] 
         return False
     if needs.wants_rate and not any(RATE.search(s) for s in statements):
         return False
+    # The quantity asked is of something (「有效期最长是多久」): a statement giving a period of
+    # something else (「被吊销许可证的，三年内不得…」) does not give it. Checked when one quantity is
+    # asked, so the noun is that quantity's.
     measured = [with_unit(u) for u in units]
+    if len([unit for unit in needs.units if unit != "article"]) == 1:
+        measured = [s for s in measured if all(speaks_of(noun, s) for noun in needs.measured)]
     if any(not any(gives_unit(s, unit) for s in measured) for unit in needs.units if unit != "article"):
         return False
     return not needs.wants_quantity or any(NUMBER.search(s) for s in statements)
