@@ -64,7 +64,7 @@ def prepare(assistant: Assistant, questions: Sequence[Question], generated: bool
 def answered(item: Prepared, assistant: Assistant, threshold: float) -> bool:
     found = supporting(item.units, item.analysis, assistant.tokenize, min_coverage=threshold, needs=item.needs)
     return answers_fully(select(found, item.analysis, assistant.tokenize, needs=item.needs), item.analysis, item.needs,
-                         assistant.tokenize)
+                         assistant.tokenize, threshold)
 
 
 def refusals(items: Sequence[Prepared], assistant: Assistant, threshold: float) -> Refusals:

@@ -12,13 +12,17 @@ import pytest
 from assistant.answer.answerability import (
     RATE,
     about_paper,
+    answers_fully,
     asked_units,
     gives_unit,
+    measured,
     papers_named,
     requirements,
     stands_in,
+    supporting,
+    zones_in,
 )
-from assistant.answer.compose import of_the_industry_asked
+from assistant.answer.compose import of_the_industry_asked, select
 from assistant.answer.places import PLACEHOLDER, places_in, strip_suffix
 from assistant.answer.statements import Unit
 from assistant.search.documents import DocumentNames
@@ -26,8 +30,8 @@ from assistant.search.query import analyse
 from assistant.search.retrieve import SearchHit
 from assistant.search.translate import translate
 from eval.counterfactual import counterfactuals
-from index import Index
 from eval.run import Question
+from index import Index
 from ingest.types import Document
 
 
@@ -193,9 +197,6 @@ def test_a_standard_asked_for_one_industry_drops_other_trades_standards() -> Non
 
 
 def test_a_number_asked_in_one_part_need_not_be_in_every_statement() -> None:
-    from assistant.answer.answerability import answers_fully, supporting
-    from assistant.answer.compose import select
-
     title = "中华人民共和国环境保护税法实施条例"
     header = row(0, "2017年12月25日中华人民共和国国务院令第693号公布，自2018年1月1日起施行。")
     repeal = row(1, "第二十六条 本条例自2018年1月1日起施行。2003年1月2日国务院公布的《排污费征收使用管理条例》同时废止。")
@@ -222,6 +223,8 @@ def test_a_number_asked_in_one_part_need_not_be_in_every_statement() -> None:
     ("修复完怎么移出名录？", []),
     ("排污许可管理条例规定许可证有效期多久？", []),
     ("台账要保存几年？", []),
+    # A kind inside a longer one is the longer paper only.
+    ("产品合格证书怎么办？", [("产品", "合格证")]),
 ])
 def test_the_papers_a_question_names(question: str, papers: list[tuple[str, str]]) -> None:
     assert papers_named(question) == papers
@@ -238,21 +241,19 @@ def test_a_clause_about_another_paper_of_the_kind_does_not_answer() -> None:
     assert about_paper("环评", "报告表", "应当编制环境影响报告书或者报告表的建设项目")
     assert about_paper("危废综合经营", "许可证", "危险废物综合经营许可证有效期为5年")
     assert about_paper("工业固体废物管理", "台账", "（八）产生工业固体废物的单位未建立固体废物管理台账并如实记录的")
+    # A word of the clause that only handles the paper (取得) does not name it: 取水 is not 排污.
+    assert not about_paper("取水", "许可证", "排污单位应当依法取得排污许可证。")
     # A clause without the paper's kind is about something else (a 记录簿, not a 联单).
     assert not about_paper("危险废物转移", "联单", "危险废物经营单位应当将经营情况记录簿保存10年以上。")
 
 
 def test_a_part_of_the_question_is_answered_only_by_a_clause_about_its_paper() -> None:
-    from assistant.answer.answerability import supporting
-
     sewage = row(0, "第十四条 排污许可证有效期为5年。届满需要继续排放污染物的，应当于届满60日前向审批部门提出申请。")
     assert supporting([sewage], analyse("排污许可证的有效期是几年？"), jieba.lcut) == [sewage]
     assert supporting([sewage], analyse("辐射安全许可证的有效期是几年？"), jieba.lcut) == []
 
 
 def test_a_year_asked_about_is_given_by_a_statement_about_the_question(built_index: Index) -> None:
-    from assistant.answer.answerability import answers_fully
-
     report = row(0, "根据生态环境部2023年10月27日发布的《中国应对气候变化的政策与行动2023年度报告》显示，"
                     "截至今年9月，我国已有29个省出台减污降碳协同增效实施方案。")
     surrender = row(1, "重点排放单位应当按照规定的时限，足额清缴其碳排放配额。")
@@ -262,17 +263,22 @@ def test_a_year_asked_about_is_given_by_a_statement_about_the_question(built_ind
     # The report's year and date are not the deadline asked for.
     assert not answers_fully([report, surrender], asked, tokenize=tokenize)
     assert answers_fully([deadline], asked, tokenize=tokenize)
+    # Nor is a year in the title of the document a statement stands in.
+    titled = row(3, "重点排放单位应于12月31日前完成碳排放配额清缴。")
+    titled.hit.doc_title = "全国碳市场2023年度报告"
+    assert not answers_fully([titled], asked, tokenize=tokenize)
 
 
 def test_a_period_asked_of_something_is_given_by_a_statement_about_it() -> None:
-    from assistant.answer.answerability import answers_fully
-
     penalty = row(0, "被吊销倾倒许可证的，三年内不得从事废弃物海洋倾倒活动。")
     validity = row(1, "倾倒许可证有效期最长不超过五年。")
     asked = analyse("海洋倾倒许可证的有效期最长是多久？")
     assert requirements(asked).measured == ["有效期"]
     assert not answers_fully([penalty], asked)
     assert answers_fully([validity], asked)
+    # Asked two quantities, the question's nouns are not paired with them: none is required.
+    assert measured("排污许可证有效期是几年，申请材料有多少？") == []
+    assert answers_fully([row(3, "排污许可证有效期为5年。")], analyse("排污许可证有效期是几年，申请材料有多少？"))
     # A part of the noun is enough: 「提起诉讼的时效期间为三年」 gives the 诉讼时效.
     assert answers_fully([row(2, "提起环境损害赔偿诉讼的时效期间为三年。")], analyse("环境损害赔偿的诉讼时效是多久？"))
 
@@ -280,7 +286,9 @@ def test_a_period_asked_of_something_is_given_by_a_statement_about_it() -> None:
 def test_a_zone_the_question_puts_its_act_in_is_a_place_a_clause_must_name() -> None:
     asked = analyse("自然保护区的核心区里能不能开展旅游或者建设生产设施？")
     assert "核心区" in requirements(asked).places
+    assert zones_in("饮用水水源一级保护区内能不能建厂？") == ["保护区"]
+    # Where a firm is (a 工业园区) is not a zone a general rule must name.
+    assert zones_in("工业园区内的企业要办排污许可证吗？") == []
     reserve = row(0, "在自然保护区内禁止开展旅游和生产经营活动，但是法律另有规定的除外。")
     core = row(1, "禁止在自然保护区的核心区和缓冲区内开展旅游和生产经营活动。")
-    from assistant.answer.answerability import supporting
     assert supporting([reserve, core], asked, jieba.lcut) == [core]

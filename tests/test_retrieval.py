@@ -19,8 +19,8 @@ from envqa import runtime
 from envqa.core.settings import Settings
 from index import Embedder, Index
 from index.lexicon import build_lexicon
-from tests.conftest import make_settings
 from ingest.types import Document
+from tests.conftest import make_settings
 
 
 def test_query_analysis_reads_language_identifiers_and_kind() -> None:
@@ -166,16 +166,16 @@ def test_top_is_a_stable_sort_cut_short(values: list[int], k: int) -> None:
     assert list(top(scores, k)) == list(np.argsort(-scores, kind="stable")[:k])
 
 
-SPLIT_ARTICLE_LAW = """# 示例固体废物条例
+SPLIT_ARTICLE_LAW = """# 示例环境管理条例
 
 2020年4月29日 中华人民共和国国务院令第998号公布
 自2020年9月1日起施行
 
 ## 第一章 总则
 
-第一条 为了防治固体废物污染环境，制定本条例。
+第一条 为了加强环境管理，制定本条例。
 
-第二条 本条例适用于产生、收集、贮存、运输、利用、处置固体废物的单位。
+第二条 本条例适用于排放污染物的企业事业单位。
 
 ## 第八章 法律责任
 
@@ -197,7 +197,7 @@ def test_the_rest_of_an_article_split_at_its_paragraphs_answers_with_it(tmp_path
                       for i, duty in enumerate(DUTIES))
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "示例固体废物条例(2020-04-29).md").write_text(SPLIT_ARTICLE_LAW.format(items=items), encoding="utf-8")
+    (corpus / "示例环境管理条例(2020-04-29).md").write_text(SPLIT_ARTICLE_LAW.format(items=items), encoding="utf-8")
     settings = make_settings(tmp_path)
     settings.ingest.corpus_dir = corpus
     runtime.run_ingest(settings, embedder=embedder)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jieba
 import jieba.posseg
@@ -108,15 +109,21 @@ class Requirements:
     measured: list[str] = field(default_factory=list)
 
 
-LOCATIVES = frozenset({"里", "内", "中", "以内", "之内"})
+# Zones a law regulates acts in, by the ending of their names: protection and control zones, not
+# any 区 (a 工业园区 or 开发区 says where a firm is, and a general rule answers for it).
+ZONE = re.compile(r"([\u4e00-\u9fff]{0,6}?(?:保护区|核心区|缓冲区|实验区|控制区|管控区|功能区|封禁区|"
+                  r"禁养区|限养区|禁渔区))(?=里|内|中|以内|之内)")
 
 
 def zones_in(text: str) -> list[str]:
-    """The zones a question puts its act in — a noun ending in 区 before 里/内/中 (「核心区里」,
-    「一级保护区内」): like a place, a clause answers only if it names the zone."""
-    words = [(pair.word, pair.flag) for pair in jieba.posseg.cut(text)]
-    return [word for (word, flag), (after, _) in zip(words, words[1:])
-            if after in LOCATIVES and flag.startswith("n") and len(word) >= 3 and word.endswith("区")]
+    """The zones a question puts its act in (「核心区里」, 「一级保护区内」): like a place, a clause
+    answers only if it names the zone. The name is the zone's own word — 核心区 of 「自然保护区的
+    核心区」, 保护区 of 「一级保护区」, since a rule for a protection zone holds in each of its grades."""
+    found = []
+    for match in ZONE.finditer(text):
+        word = jieba.lcut(match.group(1))[-1]
+        found.append(word if len(word) >= 3 else match.group(1))
+    return list(dict.fromkeys(found))
 
 
 def requirements(analysis: QueryAnalysis) -> Requirements:
@@ -168,8 +175,8 @@ def papers_named(text: str) -> list[tuple[str, str]]:
     taken: list[tuple[int, int]] = []
     for kind in PAPER_KINDS:
         for match in re.finditer(re.escape(kind), text):
-            if any(a <= match.start() and match.end() <= b for a, b in taken):
-                continue
+            if any(a < match.end() and match.start() < b for a, b in taken):
+                continue  # 合格证书 is a 合格证, not also a 证书
             taken.append(match.span())
             before = NAME_BREAK.split(text[:match.start()])[-1]
             words: list[str] = []
@@ -187,25 +194,37 @@ def papers_named(text: str) -> list[tuple[str, str]]:
     return found
 
 
+JOINED_REACH = 24
+"""How far back papers joined by conjunctions (「报告书、报告表或者登记表」) are followed."""
 # 「环境影响报告书或者报告表」: papers joined by a conjunction share the modifier before the first.
 JOINED_PAPERS = re.compile("(?:" + "|".join(map(re.escape, PAPER_KINDS)) + ")(?:或者|或|和|及|以及|、|与)$")
 
 
+def name_words(text: str) -> list[str]:
+    """The words of a stretch of text that can make a paper's name: not particles, pronouns, numerals
+    or verbs of handling a paper (「依法取得排污」 → 依法, 排污)."""
+    return [pair.word for pair in jieba.posseg.cut(text)
+            if not (pair.flag.startswith(NAME_ENDS) or acts_on_paper(pair.word) or pair.word in QUESTION_WORDS)]
+
+
+@lru_cache(maxsize=4096)
 def about_paper(modifier: str, kind: str, context: str) -> bool:
-    """The clause is about the paper asked of: it names it, or a paper of its kind with every word of
-    the question's modifier just before it, whole or by its first character as Chinese shortens
-    (环境影响报告书 for 「环评报告书」, 危险废物综合经营许可证 for 「危废综合经营许可证」) — not a
-    paper of the same kind for something else (排污许可证 for 「辐射安全许可证」), nor none."""
+    """The clause is about the paper asked of: it names it, or a paper of its kind with each word of
+    the question's modifier among the words just before it — whole, or as the first character of one
+    of them, as Chinese shortens (环境影响报告书 for 「环评报告书」, 危险废物综合经营许可证 for
+    「危废综合经营许可证」) — not a paper of the same kind for something else (排污许可证 for
+    「辐射安全许可证」, nor 「取得排污许可证」 for a 取水许可证), nor none."""
     if modifier + kind in context:
         return True
     words = [w for w in jieba.lcut(modifier) if w.strip()]
     reach = 2 * len(modifier) + 4
     for match in re.finditer(re.escape(kind), context):
-        before = context[:match.start()]
+        before = context[max(0, match.start() - reach - JOINED_REACH):match.start()]
         while joined := JOINED_PAPERS.search(before):
             before = before[:joined.start()]
-        window = before[-reach:]
-        if all(word in window or word[0] in window for word in words):
+        near = name_words(before[-reach:])
+        text = "".join(near)
+        if all(word in text or any(w.startswith(word[0]) for w in near) for word in words):
             return True
     return False
 
@@ -220,10 +239,13 @@ CLAUSE_BREAK = re.compile(r"[，,？?。；;、：:]")
 
 
 def measured(text: str) -> list[str]:
-    """What a quantity asked for is of, when the question names it by a noun of three or more
-    characters just before asking (「有效期最长是多久」 → 有效期, 「诉讼时效是多久」 → 诉讼时效)."""
+    """What the quantity asked for is of, when the question asks one and names it by a noun of three
+    or more characters just before asking (「有效期最长是多久」 → 有效期, 「诉讼时效是多久」 → 诉讼时效)."""
+    asking = list(HOW_MUCH.finditer(text))
+    if len(asking) != 1:
+        return []  # which noun goes with which quantity is not read here
     found = []
-    for match in HOW_MUCH.finditer(text):
+    for match in asking:
         before = CLAUSE_BREAK.split(text[:match.start()])[-1]
         words = list(jieba.posseg.cut(before))
         if words and words[-1].flag in ("n", "vn", "nz") and len(words[-1].word) >= 3:
@@ -317,8 +339,7 @@ def complete(units: Sequence[Unit], needs: Requirements, dating: Sequence[Unit] 
     """Together the statements give every year and quantity asked about, the kind of quantity wanted,
     and the order number asked for. A year is given only by the `dating` statements (all, unless said)."""
     context = "".join(squash(u.hit.section + u.statement) for u in units)
-    dated = context if dating is None else "".join(squash(u.hit.doc_title + u.hit.section + u.statement)
-                                                   for u in dating)
+    dated = context if dating is None else "".join(squash(u.hit.section + u.statement) for u in dating)
     # A year can name the version of a text (「按2017年修正的…法」) rather than a fact in it.
     versions = {u.hit.doc_date[:4] for u in units if u.hit.doc_date and u.hit.doc_id in needs.documents}
     if any(year not in dated and year not in versions for year in needs.years):
@@ -340,10 +361,10 @@ def complete(units: Sequence[Unit], needs: Requirements, dating: Sequence[Unit] 
     # The quantity asked is of something (「有效期最长是多久」): a statement giving a period of
     # something else (「被吊销许可证的，三年内不得…」) does not give it. Checked when one quantity is
     # asked, so the noun is that quantity's.
-    measured = [with_unit(u) for u in units]
+    given = [with_unit(u) for u in units]
     if len([unit for unit in needs.units if unit != "article"]) == 1:
-        measured = [s for s in measured if all(speaks_of(noun, s) for noun in needs.measured)]
-    if any(not any(gives_unit(s, unit) for s in measured) for unit in needs.units if unit != "article"):
+        given = [s for s in given if all(speaks_of(noun, s) for noun in needs.measured)]
+    if any(not any(gives_unit(s, unit) for s in given) for unit in needs.units if unit != "article"):
         return False
     return not needs.wants_quantity or any(NUMBER.search(s) for s in statements)
 
@@ -361,12 +382,17 @@ def gives_what_is_asked(statement: str, needs: Requirements) -> bool:
                                                                if u != "article")
 
 
-def coverage(unit: Unit, terms: Sequence[str]) -> float:
-    """Weighted share of the terms held by the statement's clause: its document, section, context and chunk."""
+def share(terms: Sequence[str], text: str) -> float:
+    """Weighted share of the terms a text holds (1.0 for no terms)."""
     if not terms:
         return 1.0
-    text = f"{unit.hit.doc_title} {unit.hit.section} {unit.hit.text}".lower()
+    text = text.lower()
     return sum(term_weight(t) for t in terms if t in text) / sum(term_weight(t) for t in terms)
+
+
+def coverage(unit: Unit, terms: Sequence[str]) -> float:
+    """Weighted share of the terms held by the statement's clause: its document, section, context and chunk."""
+    return share(terms, f"{unit.hit.doc_title} {unit.hit.section} {unit.hit.text}")
 
 
 ASKING = (PERIOD_ASKED, DATE_ASKED, ARTICLE_ASKED, DOCUMENT_ASKED, UNIT_ASKED)
@@ -388,6 +414,7 @@ def matched_terms(part: str, tokenize: Callable[[str], list[str]]) -> list[str]:
 
 
 def article_key(unit: Unit) -> tuple[str, str]:
+    """The document and article (第十四条, whichever 款) a statement stands in."""
     return unit.hit.doc_id, article_of(unit.hit.article or "")
 
 
@@ -425,28 +452,30 @@ def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callabl
     held = [u for u in units if holds(u, needs)]
     if not all(any(answers(u, *part) for u in held) for part in asked):
         return []
-    return [u for u in held if any(answers(u, *part) for part in asked)]
+    found = [u for u in held if any(answers(u, *part) for part in asked)]
+    # The rest of an article that answers stays a candidate, though its own words may not match
+    # (第二款 「有前款第八项行为之一，处五万元以上…」): the composer takes it when it gives what is asked.
+    answering = {article_key(u) for u in found if u.hit.article}
+    return found + [u for u in held if u not in found and u.hit.article and article_key(u) in answering]
 
 
 def statement_coverage(unit: Unit, terms: Sequence[str]) -> float:
     """Weighted share of the terms held by the statement itself, with its document title and section."""
-    if not terms:
-        return 1.0
-    text = f"{unit.hit.doc_title} {unit.hit.section} {unit.statement}".lower()
-    return sum(term_weight(t) for t in terms if t in text) / sum(term_weight(t) for t in terms)
+    return share(terms, f"{unit.hit.doc_title} {unit.hit.section} {unit.statement}")
 
 
 def answers_fully(chosen: Sequence[Unit], analysis: QueryAnalysis, needs: Requirements | None = None,
-                  tokenize: Callable[[str], list[str]] | None = None) -> bool:
+                  tokenize: Callable[[str], list[str]] | None = None, min_coverage: float | None = None) -> bool:
     """The statements an answer would cite give every year and quantity asked about, and the kind
     of quantity wanted (an amount of money, days, a date …).
 
     With `tokenize`, a year asked about counts only in a statement about the question — one holding
-    as large a share of its terms as a clause must (`MIN_COVERAGE`): 「据《…2023年度报告》显示，
-    29个省出台了方案」 dates a report, it does not give the 2023 quota deadline asked for."""
+    as large a share of its terms as a clause must (`MIN_COVERAGE`, or `min_coverage`): 「据《…2023年度
+    报告》显示，29个省出台了方案」 dates a report, it does not give the 2023 quota deadline asked for."""
     needs = needs or requirements(analysis)
     dating = None
     if tokenize is not None and needs.years:
+        threshold = MIN_COVERAGE[analysis.language] if min_coverage is None else min_coverage
         terms = [t for t in matched_terms(analysis.search_text, tokenize) if not YEAR.fullmatch(t)]
-        dating = [u for u in chosen if statement_coverage(u, terms) >= MIN_COVERAGE[analysis.language]]
+        dating = [u for u in chosen if statement_coverage(u, terms) >= threshold]
     return bool(chosen) and complete(chosen, needs, dating)

@@ -52,7 +52,7 @@ class Assistant:
 
         with timed(timings, "retrieve_ms"):
             analysis, hits = self.retriever.search_analysed(resolved, k=RETRIEVE_K, filters=filters)
-            hits += self.retriever.rest_of_articles(hits)
+            hits += self.retriever.rest_of_articles(hits, filters)
         documents = self.retriever.index.documents
         with timed(timings, "compose_ms"):
             # What the question pins down is read once (place names take a jieba pass) and shared.

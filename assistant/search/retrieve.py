@@ -282,7 +282,7 @@ class Retriever:
                                          [name for name, ps in matched.items() if p in ps])
                                 for p in allowed[:k]]
 
-    def rest_of_articles(self, hits: Sequence[SearchHit]) -> list[SearchHit]:
+    def rest_of_articles(self, hits: Sequence[SearchHit], filters: Filters | None = None) -> list[SearchHit]:
         """The chunks of the retrieved articles that were not retrieved themselves. An article split
         at its 款 is one unit of meaning: 「有前款第一项、第八项行为之一，处五万元以上二十万元以下的
         罚款」 is the fine for the items retrieved, though it names none of their words."""
@@ -291,7 +291,7 @@ class Retriever:
         for hit in hits:
             for position in self.articles.get((hit.doc_id, article_of(hit.article)), []) if hit.article else []:
                 chunk = self.index.chunks[position]
-                if chunk.chunk_id not in have:
+                if chunk.chunk_id not in have and self.allows(position, filters):
                     have.add(chunk.chunk_id)
                     rest.append(self.hit(position, 0.0, ["article"]))
         return rest
