@@ -167,6 +167,12 @@ def acts_on_paper(word: str) -> bool:
     return word in PAPER_ACTIONS or (word[:1] in PAPER_ACTIONS and word[1:] in PAPER_ACTIONS)
 
 
+def names_no_paper(word: str, flag: str) -> bool:
+    """A word that is not part of a paper's name: a particle, pronoun, numeral … (`NAME_ENDS`), a
+    verb of handling a paper, or a word of the question itself."""
+    return flag.startswith(NAME_ENDS) or acts_on_paper(word) or word in QUESTION_WORDS
+
+
 def papers_named(text: str) -> list[tuple[str, str]]:
     """The papers a question names, as (modifier, kind): 「辐射安全许可证的有效期」 names
     (辐射安全, 许可证), 「危险废物转移联单要保存几年」 (危险废物转移, 联单). A bare kind (「办证」,
@@ -184,8 +190,8 @@ def papers_named(text: str) -> list[tuple[str, str]]:
                 word, flag = pair.word, pair.flag
                 # An industry or place before the name says whose paper it is (「钢铁排污许可证」), a
                 # constraint checked as such, not which paper.
-                if flag.startswith(NAME_ENDS) or acts_on_paper(word) or word in QUESTION_WORDS \
-                        or len("".join(words)) >= MAX_PAPER_MODIFIER or find_industries(word) or places_in(word):
+                if names_no_paper(word, flag) or len("".join(words)) >= MAX_PAPER_MODIFIER \
+                        or find_industries(word) or places_in(word):
                     break
                 words.insert(0, word)
             modifier = "".join(words)
@@ -203,8 +209,7 @@ JOINED_PAPERS = re.compile("(?:" + "|".join(map(re.escape, PAPER_KINDS)) + ")(?:
 def name_words(text: str) -> list[str]:
     """The words of a stretch of text that can make a paper's name: not particles, pronouns, numerals
     or verbs of handling a paper (「依法取得排污」 → 依法, 排污)."""
-    return [pair.word for pair in jieba.posseg.cut(text)
-            if not (pair.flag.startswith(NAME_ENDS) or acts_on_paper(pair.word) or pair.word in QUESTION_WORDS)]
+    return [pair.word for pair in jieba.posseg.cut(text) if not names_no_paper(pair.word, pair.flag)]
 
 
 @lru_cache(maxsize=4096)
@@ -434,13 +439,14 @@ def supporting(units: Sequence[Unit], analysis: QueryAnalysis, tokenize: Callabl
 
     # An article split at its 款 is about what any of its chunks names (the fine in 第二款 for the
     # 台账 of item 八 in 第一款).
-    articles: dict[tuple[str, str], dict[str, str]] = {}
+    chunks: dict[tuple[str, str], dict[str, str]] = {}
     for unit in units:
         if unit.hit.article:
-            articles.setdefault(article_key(unit), {})[unit.hit.chunk_id] = context_of(unit)
+            chunks.setdefault(article_key(unit), {})[unit.hit.chunk_id] = context_of(unit)
+    articles = {key: "".join(texts.values()) for key, texts in chunks.items()}
 
     def where(unit: Unit) -> str:
-        return "".join(articles[article_key(unit)].values()) if unit.hit.article else context_of(unit)
+        return articles[article_key(unit)] if unit.hit.article else context_of(unit)
 
     def answers(unit: Unit, terms: Sequence[str], papers: Sequence[tuple[str, str]]) -> bool:
         """The unit answers a part: it is about the papers the part names, and defines the term

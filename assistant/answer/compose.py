@@ -98,8 +98,7 @@ def with_rest_of_article(chosen: Sequence[Unit], units: Sequence[Unit], needs: R
     """An article split at its 款 answers together: when no chosen statement gives the quantity
     asked (the fine for item 八 of 第一款), the chunk of a chosen article that does (第二款:
     「有前款第一项、第八项行为之一，处五万元以上…」) follows its article."""
-    if not (needs.wants_money or needs.wants_rate or needs.units) \
-            or any(gives_what_is_asked(with_unit(u), needs) for u in chosen):
+    if any(gives_what_is_asked(with_unit(u), needs) for u in chosen):
         return list(chosen)
     out = list(chosen)
     for position, unit in enumerate(chosen):
